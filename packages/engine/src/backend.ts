@@ -1,0 +1,73 @@
+// Picks the tfjs backend at run time: tfjs-node-gpu → tfjs-node → wasm → cpu, the first that loads.
+// HIFI_BACKEND (tensorflow-gpu | tensorflow | wasm | cpu) forces one. The native packages are optional:
+// they are not dependencies of this package (their install downloads libtensorflow), so they are imported
+// by a computed name and their absence is an ordinary, logged outcome.
+import * as tf from '@tensorflow/tfjs-core';
+
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+export interface BackendAttempt { backend: BackendName; ok: boolean; reason?: string }
+export interface BackendChoice { backend: BackendName; tfBackend: string; attempts: BackendAttempt[] }
+
+export interface BackendLogger { info(obj: object, msg: string): void; warn?(obj: object, msg: string): void }
+
+const importByName = (name: string): Promise<unknown> => import(name);
+
+async function tryBackend(name: BackendName): Promise<string> {
+  switch (name) {
+    case 'tensorflow-gpu':
+      await importByName('@tensorflow/tfjs-node-gpu');
+      return 'tensorflow';
+    case 'tensorflow':
+      await importByName('@tensorflow/tfjs-node');
+      return 'tensorflow';
+    case 'wasm': {
+      await import('@tensorflow/tfjs-backend-wasm');
+      return 'wasm';
+    }
+    case 'cpu':
+      await import('@tensorflow/tfjs-backend-cpu');
+      return 'cpu';
+  }
+}
+
+let chosen: Promise<BackendChoice> | undefined;
+
+function describe(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split('\n')[0].slice(0, 300);
+}
+
+/**
+ * Initialises tfjs once per process and returns which backend runs and why the others did not.
+ * Later calls return the same choice.
+ */
+export function initBackend(opts: { prefer?: string; logger?: BackendLogger } = {}): Promise<BackendChoice> {
+  chosen ??= (async () => {
+    const forced = opts.prefer ?? process.env.HIFI_BACKEND;
+    if (forced && !BACKEND_ORDER.includes(forced as BackendName)) {
+      throw new Error(`HIFI_BACKEND=${forced} is not one of ${BACKEND_ORDER.join(', ')}`);
+    }
+    const order = forced ? [forced as BackendName] : BACKEND_ORDER;
+    const attempts: BackendAttempt[] = [];
+    for (const name of order) {
+      try {
+        const tfName = await tryBackend(name);
+        const ok = await tf.setBackend(tfName);
+        if (!ok) throw new Error(`tf.setBackend('${tfName}') returned false`);
+        await tf.ready();
+        attempts.push({ backend: name, ok: true });
+        const choice: BackendChoice = { backend: name, tfBackend: tfName, attempts };
+        opts.logger?.info({ backend: name, attempts }, `tfjs backend: ${name}`);
+        return choice;
+      } catch (err) {
+        attempts.push({ backend: name, ok: false, reason: describe(err) });
+      }
+    }
+    throw new Error(`no tfjs backend could start: ${attempts.map((a) => `${a.backend}: ${a.reason}`).join('; ')}`);
+  })();
+  return chosen;
+}
+
+export { tf };
