@@ -32,6 +32,21 @@ async function tryBackend(name: BackendName): Promise<string> {
   }
 }
 
+/**
+ * The Emscripten glue of tfjs-backend-wasm installs process-wide `uncaughtException`/`unhandledRejection` handlers
+ * that rethrow every error together with a screenful of minified source. They do nothing useful in a server, so the
+ * handlers it adds are removed again, leaving Node's (and the application's) own error handling in charge.
+ */
+async function withoutProcessHandlers<T>(load: () => Promise<T>): Promise<T> {
+  const events = ['uncaughtException', 'unhandledRejection'] as const;
+  const before = new Map(events.map((e) => [e, new Set(process.listeners(e))]));
+  const result = await load();
+  for (const e of events) {
+    for (const l of process.listeners(e)) if (!before.get(e)!.has(l)) process.removeListener(e, l as (...args: unknown[]) => void);
+  }
+  return result;
+}
+
 let chosen: Promise<BackendChoice> | undefined;
 
 function describe(err: unknown): string {
@@ -53,10 +68,13 @@ export function initBackend(opts: { prefer?: string; logger?: BackendLogger } = 
     const attempts: BackendAttempt[] = [];
     for (const name of order) {
       try {
-        const tfName = await tryBackend(name);
-        const ok = await tf.setBackend(tfName);
-        if (!ok) throw new Error(`tf.setBackend('${tfName}') returned false`);
-        await tf.ready();
+        const tfName = await withoutProcessHandlers(async () => {
+          const tfName = await tryBackend(name);
+          const ok = await tf.setBackend(tfName);
+          if (!ok) throw new Error(`tf.setBackend('${tfName}') returned false`);
+          await tf.ready();
+          return tfName;
+        });
         attempts.push({ backend: name, ok: true });
         const choice: BackendChoice = { backend: name, tfBackend: tfName, attempts };
         opts.logger?.info({ backend: name, attempts }, `tfjs backend: ${name}`);
