@@ -38,12 +38,11 @@ async function tryBackend(name: BackendName): Promise<string> {
  * handlers it adds are removed again, leaving Node's (and the application's) own error handling in charge.
  */
 async function withoutProcessHandlers<T>(load: () => Promise<T>): Promise<T> {
-  const events = ['uncaughtException', 'unhandledRejection'] as const;
-  const before = new Map(events.map((e) => [e, new Set(process.listeners(e))]));
+  const beforeException = new Set(process.listeners('uncaughtException'));
+  const beforeRejection = new Set(process.listeners('unhandledRejection'));
   const result = await load();
-  for (const e of events) {
-    for (const l of process.listeners(e)) if (!before.get(e)!.has(l)) process.removeListener(e, l as (...args: unknown[]) => void);
-  }
+  for (const l of process.listeners('uncaughtException')) if (!beforeException.has(l)) process.removeListener('uncaughtException', l);
+  for (const l of process.listeners('unhandledRejection')) if (!beforeRejection.has(l)) process.removeListener('unhandledRejection', l);
   return result;
 }
 

@@ -261,7 +261,7 @@ export class EncoderModel {
 
     // attention output: dense, dropout, residual, LayerNorm
     const attn = this.dropout(this.linear(context, P(`${l}.attention.output.dense.weight`), P(`${l}.attention.output.dense.bias`)), this.config.hiddenDropout, opts.training);
-    const h = this.layerNorm(tf.add(attn, x), P(`${l}.attention.output.LayerNorm.weight`), P(`${l}.attention.output.LayerNorm.bias`));
+    const h = this.layerNorm(tf.add(attn, x), P(`${l}.attention.output.LayerNorm.weight`), P(`${l}.attention.output.LayerNorm.bias`)) as tf.Tensor2D;
 
     // feed-forward: dense, exact GELU, dense, dropout, residual, LayerNorm
     const inter = gelu(this.linear(h, P(`${l}.intermediate.dense.weight`), P(`${l}.intermediate.dense.bias`)));
@@ -336,6 +336,6 @@ export class EncoderModel {
 }
 
 /** GELU with the exact erf form: x · ½ · (1 + erf(x / √2)). */
-export function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+export function gelu<T extends tf.Tensor>(x: T): T {
+  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))) as T;
 }
