@@ -85,6 +85,8 @@ export interface TensorInputs {
 /** Per-call options of one encoder layer. */
 export interface LayerOptions {
   training?: boolean;
+  /** Seeds dropout (per step): each dropout site derives its own seed from it, so a step can be replayed exactly. */
+  dropoutSeed?: number;
   /** [H] multiplier of this layer's attention probabilities. */
   headMask?: tf.Tensor1D;
   overrides?: ReadonlyMap<string, tf.Tensor>;
@@ -231,7 +233,7 @@ export class EncoderModel {
     const positions = tf.gather(P(`${e}.position_embeddings.weight`), tf.reshape(positionIds, [B * T]));
     const types = tf.gather(P(`${e}.token_type_embeddings.weight`), tf.reshape(tokenTypeIds, [B * T]));
     const x = this.layerNorm(tf.add(tf.add(words, positions), types), P(`${e}.LayerNorm.weight`), P(`${e}.LayerNorm.bias`));
-    return this.dropout(x, this.config.hiddenDropout, opts.training) as tf.Tensor2D;
+    return this.dropout(x, this.config.hiddenDropout, opts, 0) as tf.Tensor2D;
   }
 
   /** Additive attention mask [B, 1, 1, T]: 0 for real tokens, the most negative float32 for padding (as HF). */
@@ -254,18 +256,18 @@ export class EncoderModel {
     const k = split(this.linear(x, P(`${l}.attention.self.key.weight`), P(`${l}.attention.self.key.bias`)));
     const v = split(this.linear(x, P(`${l}.attention.self.value.weight`), P(`${l}.attention.self.value.bias`)));
     const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d)), mask); // (B, H, T, T)
-    let probs = this.dropout(tf.softmax(scores), this.config.attentionDropout, opts.training);
+    let probs = this.dropout(tf.softmax(scores), this.config.attentionDropout, opts, 1 + 3 * i);
     if (opts.headMask) probs = tf.mul(probs, tf.reshape(opts.headMask, [1, H, 1, 1]));
     const headOutputs = tf.matMul(probs, v) as tf.Tensor4D; // (B, H, T, d)
     const context = tf.reshape(tf.transpose(headOutputs, [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D; // merge heads
 
     // attention output: dense, dropout, residual, LayerNorm
-    const attn = this.dropout(this.linear(context, P(`${l}.attention.output.dense.weight`), P(`${l}.attention.output.dense.bias`)), this.config.hiddenDropout, opts.training);
+    const attn = this.dropout(this.linear(context, P(`${l}.attention.output.dense.weight`), P(`${l}.attention.output.dense.bias`)), this.config.hiddenDropout, opts, 2 + 3 * i);
     const h = this.layerNorm(tf.add(attn, x), P(`${l}.attention.output.LayerNorm.weight`), P(`${l}.attention.output.LayerNorm.bias`)) as tf.Tensor2D;
 
     // feed-forward: dense, exact GELU, dense, dropout, residual, LayerNorm
     const inter = gelu(this.linear(h, P(`${l}.intermediate.dense.weight`), P(`${l}.intermediate.dense.bias`)));
-    const out = this.dropout(this.linear(inter, P(`${l}.output.dense.weight`), P(`${l}.output.dense.bias`)), this.config.hiddenDropout, opts.training);
+    const out = this.dropout(this.linear(inter, P(`${l}.output.dense.weight`), P(`${l}.output.dense.bias`)), this.config.hiddenDropout, opts, 3 + 3 * i);
     const hidden = this.layerNorm(tf.add(out, h), P(`${l}.output.LayerNorm.weight`), P(`${l}.output.LayerNorm.bias`)) as tf.Tensor2D;
     return { hidden, headOutputs };
   }
@@ -278,10 +280,10 @@ export class EncoderModel {
     const drop = this.config.classifierDropout;
     if (this.config.modelType === 'bert') {
       const pooled = tf.tanh(this.linear(first, P('bert.pooler.dense.weight'), P('bert.pooler.dense.bias')));
-      return this.linear(this.dropout(pooled, drop, opts.training) as tf.Tensor2D, P('classifier.weight'), P('classifier.bias'));
+      return this.linear(this.dropout(pooled, drop, opts, 10_000) as tf.Tensor2D, P('classifier.weight'), P('classifier.bias'));
     }
-    const x = tf.tanh(this.linear(this.dropout(first, drop, opts.training) as tf.Tensor2D, P('classifier.dense.weight'), P('classifier.dense.bias')));
-    return this.linear(this.dropout(x, drop, opts.training) as tf.Tensor2D, P('classifier.out_proj.weight'), P('classifier.out_proj.bias'));
+    const x = tf.tanh(this.linear(this.dropout(first, drop, opts, 10_000) as tf.Tensor2D, P('classifier.dense.weight'), P('classifier.dense.bias')));
+    return this.linear(this.dropout(x, drop, opts, 10_001) as tf.Tensor2D, P('classifier.out_proj.weight'), P('classifier.out_proj.bias'));
   }
 
   /** The whole forward pass. Synchronous: call inside tf.tidy. */
@@ -289,7 +291,7 @@ export class EncoderModel {
     const { numLayers: L, numHeads: H, hiddenSize: C } = this.config;
     const inputs = 'batchSize' in batch ? this.inputsFromBatch(batch) : batch;
     const [B, T] = inputs.inputIds.shape;
-    const layerOpts: LayerOptions = { training: opts.training, overrides: opts.overrides };
+    const layerOpts: LayerOptions = { training: opts.training, dropoutSeed: opts.dropoutSeed, overrides: opts.overrides };
     const headMask = opts.headMask ? (opts.headMask.rank === 1 ? tf.tile(tf.reshape(opts.headMask, [1, H]), [L, 1]) : opts.headMask) : undefined;
     if (headMask && (headMask.shape[0] !== L || headMask.shape[1] !== H)) throw new Error(`headMask must be [${H}] or [${L}, ${H}], got [${opts.headMask?.shape}]`);
 
@@ -330,8 +332,9 @@ export class EncoderModel {
     return tf.add(tf.mul(normed, gamma), beta);
   }
 
-  private dropout(x: tf.Tensor, rate: number, training?: boolean): tf.Tensor {
-    return training && rate > 0 ? tf.dropout(x, rate) : x;
+  private dropout(x: tf.Tensor, rate: number, opts: LayerOptions, site: number): tf.Tensor {
+    if (!opts.training || rate <= 0) return x;
+    return tf.dropout(x, rate, undefined, opts.dropoutSeed === undefined ? undefined : opts.dropoutSeed * 100_003 + site);
   }
 }
 

@@ -45,6 +45,8 @@ export interface Tokenizer {
 export interface ForwardOptions {
   /** Dropout on (training) or off (evaluation, the default). */
   training?: boolean;
+  /** Seeds dropout for this call (the trainer passes one per step so a resumed run replays it exactly). */
+  dropoutSeed?: number;
   /** Multiplies the attention probabilities after softmax: shape [numHeads] or [numLayers, numHeads] (1 keeps, 0 masks). */
   headMask?: tf.Tensor;
   /** Return each layer's per-head outputs softmax(QKᵀ/√d + mask)·V, before the output projection: [B, H, T, d]. */
