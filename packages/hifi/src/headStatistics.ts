@@ -1,0 +1,271 @@
+// Streaming per-head statistics over a sample of examples: the information richness of each head (mean nuclear norm
+// of its centred output) and the correlation between heads of the same layer (mean RV coefficient). Only running
+// sums are kept: memory is O(L·H²) whatever the number of examples.
+//
+// Notation, for one example and one layer: O_h is the [T_e, d] output of head h over the example's T_e real tokens,
+// Ō_h = O_h − 1·mean_t(O_h) is it centred over the tokens, and
+//   richness_h = ||Ō_h||_*                          (sum of singular values, from the eigenvalues of a Gram matrix)
+//   S_ij       = ||Ō_iᵀ Ō_j||_F² = tr(C_ij C_ji)·(T_e−1)²   (C_ij the centred cross-covariance, d×d)
+//   RV_ij      = S_ij / sqrt(S_ii · S_jj)            (in [0, 1]; 1 on the diagonal)
+// The (T_e−1) normalisation of the covariance cancels in RV, so it is never applied.
+//
+// Examples with fewer than 2 real tokens have Ō = 0: they carry no information about either quantity and are
+// skipped (counted in `examplesSkipped`), so they do not drag the means towards 0. A head whose centred output is
+// exactly 0 on an example with ≥ 2 tokens has RV 0 with every other head (and 1 with itself) on that example.
+import { nuclearNormFromGram, type JacobiOptions } from './symmetricEigen.ts';
+
+export interface HeadShape {
+  numLayers: number;
+  numHeads: number;
+  headDim: number;
+}
+
+/** Which tokens of a padded batch are real: the attention mask of an EncodedBatch (1 real, 0 padding). */
+export interface BatchMask {
+  batchSize: number;
+  seqLen: number;
+  /** Row-major [batchSize, seqLen]. */
+  attentionMask: ArrayLike<number>;
+}
+
+/**
+ * One layer's statistics for a whole batch, as produced on the device (see headStatisticsTf.ts) and read to host.
+ * `space: 'feature'`: grams[b, h] = Ō_hᵀŌ_h (n = d). `space: 'token'`: grams[b, h] = Ō_hŌ_hᵀ over the padded token axis
+ * (n = seqLen; rows/columns of padding are 0 and are dropped per example). Both have the same non-zero eigenvalues.
+ */
+export interface BatchGrams {
+  space: 'feature' | 'token';
+  n: number;
+  /** Row-major [B, H, n, n]. */
+  grams: ArrayLike<number>;
+  /** Row-major [B, H, H]: S_ij = ||Ō_iᵀŌ_j||_F². */
+  cross: ArrayLike<number>;
+}
+
+/** One example's statistics for one layer. */
+export interface LayerExampleStats {
+  /** Side of each head's Gram matrix. */
+  n: number;
+  /** [H, n, n] Gram matrix per head (any space with the same non-zero eigenvalues as Ō_hᵀŌ_h). */
+  grams: ArrayLike<number>;
+  /** [H, H] S_ij = ||Ō_iᵀŌ_j||_F². */
+  cross: ArrayLike<number>;
+}
+
+export interface HeadStatisticsSummary {
+  examplesSeen: number;
+  examplesUsed: number;
+  examplesSkipped: number;
+  /** Real tokens of the used examples. */
+  tokensUsed: number;
+}
+
+export class HeadStatistics implements HeadShape {
+  readonly numLayers: number;
+  readonly numHeads: number;
+  readonly headDim: number;
+  private readonly jacobi: JacobiOptions;
+  private readonly richnessSum: Float64Array[];
+  private readonly rvSum: Float64Array[];
+  private readonly layerCount: Float64Array;
+  private seen = 0;
+  private skipped = 0;
+  private tokens = 0;
+
+  constructor(shape: HeadShape, opts: { jacobi?: JacobiOptions } = {}) {
+    for (const k of ['numLayers', 'numHeads', 'headDim'] as const) {
+      const v = shape[k];
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`HeadStatistics: ${k} must be a positive integer, got ${v}`);
+    }
+    this.numLayers = shape.numLayers;
+    this.numHeads = shape.numHeads;
+    this.headDim = shape.headDim;
+    this.jacobi = opts.jacobi ?? {};
+    const H = this.numHeads;
+    this.richnessSum = Array.from({ length: this.numLayers }, () => new Float64Array(H));
+    this.rvSum = Array.from({ length: this.numLayers }, () => new Float64Array(H * H));
+    this.layerCount = new Float64Array(this.numLayers);
+  }
+
+  /**
+   * Host reference path (float64): `headOutputs[l]` is layer l's [B, H, T, d] head output, row-major. For each example
+   * the real tokens are centred and the (H·d)×(H·d) Gram matrix of the concatenated centred outputs is formed; its
+   * diagonal blocks give the richness and the squared Frobenius norms of its blocks give S.
+   */
+  addBatch(headOutputs: readonly ArrayLike<number>[], mask: BatchMask): void {
+    const { numLayers: L, numHeads: H, headDim: d } = this;
+    const { batchSize: B, seqLen: T } = checkMask(mask);
+    if (headOutputs.length !== L) throw new RangeError(`HeadStatistics.addBatch: got head outputs for ${headOutputs.length} layers, expected ${L}`);
+    for (let l = 0; l < L; l++) {
+      const want = B * H * T * d;
+      if (headOutputs[l].length !== want) {
+        throw new RangeError(`HeadStatistics.addBatch: layer ${l} head output has ${headOutputs[l].length} values, expected [B=${B}, H=${H}, T=${T}, d=${d}] = ${want}`);
+      }
+    }
+    const D = H * d;
+    const x = new Float64Array(T * D);
+    const gram = new Float64Array(D * D);
+    const grams = new Float64Array(H * d * d);
+    const cross = new Float64Array(H * H);
+    for (let b = 0; b < B; b++) {
+      const idx = realTokens(mask, b);
+      this.seen++;
+      if (idx.length < 2) { this.skipped++; continue; }
+      this.tokens += idx.length;
+      const Te = idx.length;
+      for (let l = 0; l < L; l++) {
+        const out = headOutputs[l];
+        // x: [Te, H·d] centred concatenated head outputs.
+        for (let h = 0; h < H; h++) {
+          for (let k = 0; k < d; k++) {
+            let mean = 0;
+            for (let t = 0; t < Te; t++) mean += out[((b * H + h) * T + idx[t]) * d + k];
+            mean /= Te;
+            for (let t = 0; t < Te; t++) x[t * D + h * d + k] = out[((b * H + h) * T + idx[t]) * d + k] - mean;
+          }
+        }
+        // gram = xᵀx, upper triangle only.
+        gram.fill(0);
+        for (let t = 0; t < Te; t++) {
+          const row = t * D;
+          for (let i = 0; i < D; i++) {
+            const xi = x[row + i];
+            if (xi === 0) continue;
+            const gi = i * D;
+            for (let j = i; j < D; j++) gram[gi + j] += xi * x[row + j];
+          }
+        }
+        for (let h = 0; h < H; h++) {
+          for (let p = 0; p < d; p++) for (let q = p; q < d; q++) grams[(h * d + p) * d + q] = gram[(h * d + p) * D + h * d + q];
+        }
+        for (let i = 0; i < H; i++) {
+          for (let j = i; j < H; j++) {
+            let s = 0;
+            for (let p = 0; p < d; p++) {
+              for (let q = 0; q < d; q++) {
+                const r = i * d + p;
+                const c = j * d + q;
+                const g = r <= c ? gram[r * D + c] : gram[c * D + r];
+                s += g * g;
+              }
+            }
+            cross[i * H + j] = cross[j * H + i] = s;
+          }
+        }
+        this.addLayerExample(l, { n: d, grams, cross });
+      }
+    }
+  }
+
+  /**
+   * Device path: per layer, the batch's Gram matrices and cross terms computed by `batchGramsTf` and read to host.
+   * Token-space grams are cut down to each example's real tokens before the eigenvalues are taken.
+   */
+  addBatchGrams(layers: readonly BatchGrams[], mask: BatchMask): void {
+    const { numLayers: L, numHeads: H, headDim: d } = this;
+    const { batchSize: B, seqLen: T } = checkMask(mask);
+    if (layers.length !== L) throw new RangeError(`HeadStatistics.addBatchGrams: got ${layers.length} layers, expected ${L}`);
+    for (let l = 0; l < L; l++) {
+      const g = layers[l];
+      const n = g.space === 'feature' ? d : T;
+      if (g.n !== n) throw new RangeError(`HeadStatistics.addBatchGrams: layer ${l} ${g.space}-space grams have n=${g.n}, expected ${n}`);
+      if (g.grams.length !== B * H * n * n) throw new RangeError(`HeadStatistics.addBatchGrams: layer ${l} grams have ${g.grams.length} values, expected [${B}, ${H}, ${n}, ${n}]`);
+      if (g.cross.length !== B * H * H) throw new RangeError(`HeadStatistics.addBatchGrams: layer ${l} cross has ${g.cross.length} values, expected [${B}, ${H}, ${H}]`);
+    }
+    const cross = new Float64Array(H * H);
+    for (let b = 0; b < B; b++) {
+      const idx = realTokens(mask, b);
+      this.seen++;
+      if (idx.length < 2) { this.skipped++; continue; }
+      this.tokens += idx.length;
+      const Te = idx.length;
+      for (let l = 0; l < L; l++) {
+        const g = layers[l];
+        for (let k = 0; k < H * H; k++) cross[k] = g.cross[b * H * H + k];
+        if (g.space === 'feature') {
+          const grams = new Float64Array(H * d * d);
+          for (let k = 0; k < grams.length; k++) grams[k] = g.grams[b * H * d * d + k];
+          this.addLayerExample(l, { n: d, grams, cross });
+        } else {
+          const grams = new Float64Array(H * Te * Te);
+          for (let h = 0; h < H; h++) {
+            const base = (b * H + h) * T * T;
+            for (let p = 0; p < Te; p++) for (let q = 0; q < Te; q++) grams[(h * Te + p) * Te + q] = g.grams[base + idx[p] * T + idx[q]];
+          }
+          this.addLayerExample(l, { n: Te, grams, cross });
+        }
+      }
+    }
+  }
+
+  /** Adds one (non-degenerate) example's statistics for one layer. Low level: `addBatch`/`addBatchGrams` call it. */
+  addLayerExample(layer: number, stats: LayerExampleStats): void {
+    const H = this.numHeads;
+    if (!Number.isInteger(layer) || layer < 0 || layer >= this.numLayers) throw new RangeError(`HeadStatistics: layer ${layer} out of range [0, ${this.numLayers})`);
+    const { n, grams, cross } = stats;
+    if (grams.length < H * n * n) throw new RangeError(`HeadStatistics: grams has ${grams.length} values, expected [${H}, ${n}, ${n}]`);
+    if (cross.length < H * H) throw new RangeError(`HeadStatistics: cross has ${cross.length} values, expected [${H}, ${H}]`);
+    const rich = this.richnessSum[layer];
+    const rv = this.rvSum[layer];
+    const block = new Float64Array(n * n);
+    for (let h = 0; h < H; h++) {
+      for (let k = 0; k < n * n; k++) block[k] = grams[h * n * n + k];
+      rich[h] += nuclearNormFromGram(block, n, this.jacobi);
+    }
+    for (let i = 0; i < H; i++) {
+      rv[i * H + i] += 1;
+      const sii = cross[i * H + i];
+      for (let j = i + 1; j < H; j++) {
+        const denom = Math.sqrt(sii * cross[j * H + j]);
+        const r = denom > 0 ? Math.min(1, Math.max(0, cross[i * H + j] / denom)) : 0;
+        rv[i * H + j] += r;
+        rv[j * H + i] += r;
+      }
+    }
+    this.layerCount[layer]++;
+  }
+
+  /** Mean richness per head of `layer` (zeros before any example). */
+  richness(layer: number): Float64Array {
+    const c = this.layerCount[layer];
+    return this.richnessSum[layer].map((v) => (c > 0 ? v / c : 0));
+  }
+
+  /** Mean RV coefficient [H, H] of `layer` (identity before any example). */
+  correlation(layer: number): Float64Array {
+    const c = this.layerCount[layer];
+    const H = this.numHeads;
+    if (c === 0) return Float64Array.from({ length: H * H }, (_, k) => (k % (H + 1) === 0 ? 1 : 0));
+    return this.rvSum[layer].map((v) => v / c);
+  }
+
+  summary(): HeadStatisticsSummary {
+    return { examplesSeen: this.seen, examplesUsed: this.seen - this.skipped, examplesSkipped: this.skipped, tokensUsed: this.tokens };
+  }
+}
+
+function checkMask(mask: BatchMask): { batchSize: number; seqLen: number } {
+  const { batchSize, seqLen, attentionMask } = mask;
+  if (!Number.isInteger(batchSize) || batchSize < 0) throw new RangeError(`HeadStatistics: batchSize must be a non-negative integer, got ${batchSize}`);
+  if (!Number.isInteger(seqLen) || seqLen < 0) throw new RangeError(`HeadStatistics: seqLen must be a non-negative integer, got ${seqLen}`);
+  if (attentionMask.length !== batchSize * seqLen) {
+    throw new RangeError(`HeadStatistics: attentionMask has ${attentionMask.length} values, expected batchSize×seqLen = ${batchSize}×${seqLen}`);
+  }
+  return { batchSize, seqLen };
+}
+
+function realTokens(mask: BatchMask, b: number): number[] {
+  const idx: number[] = [];
+  for (let t = 0; t < mask.seqLen; t++) if (mask.attentionMask[b * mask.seqLen + t] !== 0) idx.push(t);
+  return idx;
+}
+
+/** Builds an attention mask (row-major [lengths.length, seqLen]) from per-example lengths of right-padded rows. */
+export function maskFromLengths(lengths: readonly number[], seqLen: number): BatchMask {
+  const attentionMask = new Int32Array(lengths.length * seqLen);
+  lengths.forEach((len, b) => {
+    if (!Number.isInteger(len) || len < 0 || len > seqLen) throw new RangeError(`maskFromLengths: lengths[${b}]=${len} is not an integer in [0, ${seqLen}]`);
+    attentionMask.fill(1, b * seqLen, b * seqLen + len);
+  });
+  return { batchSize: lengths.length, seqLen, attentionMask };
+}
