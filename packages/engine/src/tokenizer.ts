@@ -71,6 +71,18 @@ export class EncoderTokenizer implements Tokenizer {
     return this.lib.token_to_id(token);
   }
 
+  private cachedVocabSize?: number;
+
+  /** One more than the largest token id (added tokens included): the embedding rows the ids need. */
+  vocabSize(): number {
+    if (this.cachedVocabSize === undefined) {
+      let max = -1;
+      for (const id of this.lib.get_vocab(true).values()) if (id > max) max = id;
+      this.cachedVocabSize = max + 1;
+    }
+    return this.cachedVocabSize;
+  }
+
   encode(text: string, textPair?: string | null, opts: TokenizeOptions = {}): EncodedExample {
     let a = this.tokenIds(text);
     let b = textPair === undefined || textPair === null ? null : this.tokenIds(textPair);
