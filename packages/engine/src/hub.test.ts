@@ -1,6 +1,6 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { downloadHubRepo, hubCacheDir, parseHubSource, resolveModelSource } from './hub.ts';
@@ -143,6 +143,31 @@ describe('downloading from a hub-like server', () => {
     await resolveModelSource('hf:fixtures/tiny-bert', opts);
     assert.ok(server.requests.slice(before).some((r) => r.path === '/cdn/tiny-bert/model.safetensors' && r.status === 416));
     assert.deepEqual(await readFile(join(dir, 'model.safetensors')), await readFile(TINY_BERT_WEIGHTS));
+  });
+
+  test('a download locked by another process is waited for; a stale lock is taken over', async () => {
+    const opts = options(server);
+    const dir = hubCacheDir({ repo: 'fixtures/tiny-bert', revision: 'main' }, opts);
+    await mkdir(dir, { recursive: true });
+    // "another process" holds config.json's lock and finishes the file 300 ms later
+    await writeFile(join(dir, 'config.json.lock'), '99999\n');
+    const other = (async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      await copyFile(join(FIXTURES, 'tiny-bert/config.json'), join(dir, 'config.json'));
+      await rm(join(dir, 'config.json.lock'));
+    })();
+    // a lock left behind long ago by a dead process
+    await writeFile(join(dir, 'model.safetensors.lock'), '99998\n');
+    const old = new Date(Date.now() - 120_000);
+    await utimes(join(dir, 'model.safetensors.lock'), old, old);
+    const before = server.requests.length;
+    await resolveModelSource('hf:fixtures/tiny-bert', opts);
+    await other;
+    const log = server.requests.slice(before);
+    assert.ok(!log.some((r) => r.path.endsWith('/config.json')), 'the file completed by the lock holder is not fetched');
+    assert.ok(opts.events.find((e) => e.file === 'config.json')?.cached);
+    assert.deepEqual(await readFile(join(dir, 'model.safetensors')), await readFile(TINY_BERT_WEIGHTS));
+    assert.ok(!(await readdir(dir)).some((f) => f.includes('.lock')), 'no locks left behind');
   });
 
   test('a sharded repo: index and every shard are fetched, and the result loads', async () => {

@@ -6,7 +6,7 @@
 // URLs: ${HF_ENDPOINT ?? https://huggingface.co}/{repo}/resolve/{revision}/{file}, with `Authorization: Bearer
 // ${HF_TOKEN}` when a token is set; redirects (the hub sends large files to a CDN) are followed.
 import { homedir } from 'node:os';
-import { mkdir, open, readFile, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, realpath, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { HubError, ModelSourceError } from './errors.ts';
 import { SHARDED_INDEX_FILE } from './safetensors.ts';
@@ -190,6 +190,7 @@ async function downloadFile(src: HubSource, file: string, dest: string, opts: Hu
     } finally {
       await fh.close();
     }
+    written = (await sizeOf(part)) ?? 0;
     if (expectedTotal !== undefined && written !== expectedTotal) {
       if (written > expectedTotal) await unlink(part).catch(() => {});
       lastError = new HubError('HUB_INCOMPLETE_DOWNLOAD', src.repo, file, `received ${written} of ${expectedTotal} bytes`);
@@ -214,13 +215,54 @@ async function fileExists(src: HubSource, file: string, opts: HubOptions): Promi
   }
 }
 
+/** A lock older than this (not refreshed by a live owner) is taken over. */
+const LOCK_STALE_MS = 30_000;
+const LOCK_REFRESH_MS = 5_000;
+
+/**
+ * A lock file next to the download, so that processes sharing a cache (several workers on one volume) do not
+ * write the same .part at once. The owner refreshes its mtime; a lock left by a dead process goes stale.
+ */
+async function acquireLock(lockPath: string): Promise<() => Promise<void>> {
+  for (;;) {
+    try {
+      await writeFile(lockPath, `${process.pid}\n`, { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const st = await stat(lockPath).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > LOCK_STALE_MS) {
+        // Move the stale lock aside atomically, then try again.
+        const aside = `${lockPath}.stale-${process.pid}-${Date.now()}`;
+        if (await rename(lockPath, aside).then(() => true, () => false)) await unlink(aside).catch(() => {});
+        continue;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const timer = setInterval(() => { const now = new Date(); utimes(lockPath, now, now).catch(() => {}); }, LOCK_REFRESH_MS);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await unlink(lockPath).catch(() => {});
+  };
+}
+
 /** Fetches one file into the cache directory unless it is already there. */
 async function fetchIntoCache(src: HubSource, file: string, dir: string, opts: HubOptions, optional: boolean): Promise<DownloadEvent | undefined> {
   const dest = join(dir, file);
-  const existing = await sizeOf(dest);
-  const event = existing !== undefined
-    ? { file, bytes: existing, cached: true, resumedFrom: 0 }
-    : await downloadFile(src, file, dest, opts, optional);
+  let existing = await sizeOf(dest);
+  let event: DownloadEvent | undefined;
+  if (existing === undefined) {
+    const release = await acquireLock(`${dest}.lock`);
+    try {
+      existing = await sizeOf(dest); // another process may have completed it while we waited
+      if (existing === undefined) event = await downloadFile(src, file, dest, opts, optional);
+    } finally {
+      await release();
+    }
+  }
+  if (existing !== undefined) event = { file, bytes: existing, cached: true, resumedFrom: 0 };
   if (event) opts.onFile?.(event);
   return event;
 }
