@@ -190,6 +190,7 @@ describe('validateDataset', () => {
     assert.deepEqual(s.labelCounts, { contra: 1, entail: 2 });
     assert.equal(s.taskType, 'classification');
     assert.equal(s.isPair, true);
+    assert.deepEqual(s.columns, ['text', 'text_pair', 'label']);
     assert.deepEqual(s.rejected, [
       { line: 4, reason: 'empty "text_pair"' },
       { line: 6, reason: 'unterminated quoted field (opened on line 6)' },
@@ -204,6 +205,7 @@ describe('validateDataset', () => {
     assert.equal(s.ok, true);
     assert.equal(s.taskType, 'regression');
     assert.deepEqual(s.labelRange, { min: 0.5, max: 4.25 });
+    assert.deepEqual(s.columns, ['text', 'label']);
     assert.equal(s.problem, undefined);
   });
 

@@ -334,6 +334,8 @@ export interface DatasetSummary {
   /** Smallest and largest target (regression), else null. */
   labelRange: { min: number; max: number } | null;
   isPair: boolean;
+  /** Fields of each example: ["text", "label"] or ["text", "text_pair", "label"]. */
+  columns: string[];
   /** False when loading with the given policy would fail; `problem` says why. */
   ok: boolean;
   problem?: string;
@@ -355,7 +357,8 @@ export interface ValidateDatasetOptions {
 export function validateDataset(buffer: Uint8Array, format: CustomFormat, opts: ValidateDatasetOptions = {}): DatasetSummary {
   const file = opts.fileName ?? '<upload>';
   const empty: DatasetSummary = {
-    format, rows: 0, rejected: [], labels: [], taskType: opts.taskType ?? 'classification', labelCounts: {}, labelRange: null, isPair: false, ok: false,
+    format, rows: 0, rejected: [], labels: [], taskType: opts.taskType ?? 'classification', labelCounts: {}, labelRange: null, isPair: false,
+    columns: ['text', 'label'], ok: false,
   };
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_DATASET_BYTES;
   if (buffer.length > maxBytes) return { ...empty, problem: new DatasetTooLargeError(file, buffer.length, maxBytes).message };
@@ -394,8 +397,9 @@ export function validateDataset(buffer: Uint8Array, format: CustomFormat, opts: 
     if (!(err instanceof InvalidDatasetError)) throw err;
     problem = err.message;
   }
+  const isPair = examples.some((e) => e.textPair !== null);
   return {
     format, rows: examples.length, rejected, labels: schema.labels, taskType: schema.taskType, labelCounts, labelRange,
-    isPair: examples.some((e) => e.textPair !== null), ok: problem === undefined, ...(problem ? { problem } : {}),
+    isPair, columns: isPair ? ['text', 'text_pair', 'label'] : ['text', 'label'], ok: problem === undefined, ...(problem ? { problem } : {}),
   };
 }

@@ -185,11 +185,19 @@ export async function downloadGlue(task: string | TaskSpec, dataDir?: string, op
       ready = await findTaskFolder(extracted, spec, url);
     }
     if (await exists(finalDir)) {
-      // force: move the old folder aside first, then swap, then delete it.
+      // force: move the old folder aside first, then swap (putting it back if the swap fails); the
+      // old copy is deleted with the work folder.
       const old = join(work, 'previous');
       await rename(finalDir, old);
+      try {
+        await rename(ready, finalDir);
+      } catch (err) {
+        await rename(old, finalDir);
+        throw err;
+      }
+    } else {
+      await rename(ready, finalDir);
     }
-    await rename(ready, finalDir);
     return { task: spec, dir: finalDir, files: await listFiles(finalDir), alreadyPresent: false };
   } finally {
     await rm(work, { recursive: true, force: true });
