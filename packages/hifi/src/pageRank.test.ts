@@ -1,10 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UndirectedGraph, DirectedGraph } from 'graphology';
-import graphologyPagerank from 'graphology-metrics/centrality/pagerank.js';
+import { createRequire } from 'node:module';
+import type { AbstractGraph } from 'graphology-types';
 import { pageRank, scoresByNode } from './pageRank.ts';
 import { buildHeadGraph } from './headGraph.ts';
 import { assertClose, gaussian } from './testSupport.ts';
+
+// The package is CommonJS with `module.exports = pagerank`; require it to get the function itself.
+const graphologyPagerank = createRequire(import.meta.url)('graphology-metrics/centrality/pagerank') as (
+  graph: AbstractGraph,
+  opts: { getEdgeWeight: string; alpha?: number; tolerance?: number; maxIterations?: number },
+) => Record<string, number>;
 
 /** Solves the 3×3 system A x = b by Cramer's rule. */
 function solve3(a: number[][], b: number[]): number[] {
