@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { removeAbandonedTemps } from './atomic-artifacts.ts';
 import { FsStore } from './fs-store.ts';
 import { readObject } from './object-bytes.ts';
 import { runObjectStoreSuite } from './object-store-suite.ts';
@@ -56,6 +60,54 @@ describe('FsStore on the filesystem', () => {
     await store.delete('c/d');
     await store.put('c', Buffer.from('now an object')); // the emptied folder was pruned
     assert.equal((await readObject(store, 'c')).toString(), 'now an object');
+  });
+
+  it('a writer killed mid-file (SIGKILL) leaves nothing under the final prefix', async () => {
+    const root = join(workDir, 'crash');
+    // The child writes one whole file, then streams a second one that stalls after 1 MiB, and is killed there.
+    const program = `
+      const { FsStore } = await import(${JSON.stringify(pathToFileURL(join(import.meta.dirname, 'fs-store.ts')).href)});
+      const { writeArtifactsAtomically } = await import(${JSON.stringify(pathToFileURL(join(import.meta.dirname, 'atomic-artifacts.ts')).href)});
+      const { PassThrough } = await import('node:stream');
+      const store = new FsStore(${JSON.stringify(root)});
+      setInterval(() => {}, 1000); // a stalled stream alone would not keep the process alive
+      await writeArtifactsAtomically(store, 'jobs/1/artifacts', async (writer) => {
+        await writer.put('config.json', Buffer.from('{}'));
+        const stalled = new PassThrough();
+        stalled.write(Buffer.alloc(1024 * 1024, 7));
+        process.stdout.write('writing\\n');
+        await writer.put('model.bin', stalled); // never ends
+      });
+    `;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = once(child, 'exit');
+    try {
+      await once(child.stdout, 'data');
+      const store = new FsStore(root);
+      // wait until the half-written file really is on disk
+      let halfWritten = false;
+      for (let i = 0; i < 300 && !halfWritten; i++) {
+        const temps = (await readdir(join(root, 'jobs', '1'))).filter((name) => name.startsWith('artifacts.tmp-'));
+        const inTemp = temps.length === 1 ? await readdir(join(root, 'jobs', '1', temps[0] as string)) : [];
+        for (const name of inTemp.filter((n) => n.startsWith('.hifi-tmp-'))) {
+          if ((await stat(join(root, 'jobs', '1', temps[0] as string, name))).size > 0) halfWritten = true;
+        }
+        if (!halfWritten) await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.ok(halfWritten, 'the child got as far as a half-written model.bin');
+      assert.equal(child.exitCode, null, 'the writer was still running when it was killed');
+      child.kill('SIGKILL');
+      await exited;
+      assert.deepEqual(await store.list('jobs/1/artifacts'), []);
+      assert.equal(await store.head('jobs/1/artifacts/config.json'), null);
+      const left = (await store.list('jobs/1')).map((item) => item.key);
+      assert.equal(left.length, 1, 'only the whole config.json, in the temp folder');
+      assert.match(left[0] ?? '', /^jobs\/1\/artifacts\.tmp-[0-9a-f-]{36}\/config\.json$/);
+      assert.equal(await removeAbandonedTemps(store, 'jobs/1/artifacts'), 1);
+      assert.deepEqual(await store.list(''), []);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('ping() fails with STORAGE_UNAVAILABLE when the data directory cannot be made', async () => {

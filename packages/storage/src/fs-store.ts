@@ -346,6 +346,10 @@ export class FsStore implements ObjectStore {
     const sourceInfo = await lstat(source).catch((error: unknown) => { if (isMissing(error)) return null; throw error; });
     if (sourceInfo === null || !sourceInfo.isDirectory() || count === 0) {
       await this.deletePrefix(targetFolder); // nothing to promote: the target ends up empty, as the source is
+      if (sourceInfo?.isDirectory() === true) {
+        await rm(source, { recursive: true, force: true }); // empty folders and bookkeeping files only
+        await this.pruneEmptyParents(source);
+      }
       return 0;
     }
     await this.makeParent(targetFolder, target);

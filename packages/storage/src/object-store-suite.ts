@@ -283,6 +283,10 @@ export function runObjectStoreSuite(name: string, makeStore: () => Promise<Objec
       // A second run replaces the set whole.
       await writeArtifactsAtomically(store, final, (writer) => writer.put('report.json', Buffer.from('{}')));
       assert.deepEqual(await keysIn(final), [`${final}/report.json`]);
+
+      // An empty set is a set too: the final prefix ends up empty, and no temp folder is left.
+      await writeArtifactsAtomically(store, final, async () => undefined);
+      assert.deepEqual(await keysIn(ns), []);
     });
 
     it('a failure inside the write leaves nothing under the final prefix (and keeps an earlier set)', async () => {
