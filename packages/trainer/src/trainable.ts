@@ -6,7 +6,7 @@
 // frozen block, …) along its head axis and passed to the model through `overrides`, so gradients reach only the
 // variable blocks. The frozen blocks are cut once, kept, and reused.
 // Whole tensors (task head; everything under `full`) are handed to the model as variables (model.setParam),
-// so the model trains them in place and keeps owning them.
+// so the model trains them in place and keeps owning them (no second copy); they are listed in `overrides` too.
 import * as tf from '@tensorflow/tfjs-core';
 import type { EncoderModel, HostTensor, ModelConfig, StateDict } from '@hifi/engine';
 import { headSlices, normalizeHeads, type HeadRef } from './head-slices.ts';
@@ -160,11 +160,15 @@ export class TrainableSet {
 
   /**
    * The `overrides` for the model's forward pass: every sliced parameter rebuilt from frozen blocks and variable
-   * blocks. Call inside tf.tidy (and inside the gradient function, so the concat is differentiated).
+   * blocks, and every whole-tensor variable. Call inside tf.tidy (and inside the gradient function, so the concat
+   * is differentiated).
    */
   overrides(): Map<string, tf.Tensor> {
     this.checkUsable();
     const out = new Map<string, tf.Tensor>();
+    // Whole-tensor variables are the model's own parameters already; listing them anyway keeps the model from
+    // using anything it derived from them earlier (e.g. a cached fused Q|K|V weight) instead of the live values.
+    for (const v of this.variables) if (this.handedOver.has(v.variable)) out.set(v.name, v.variable);
     for (const g of this.groups) {
       const v = g.trainable.variable;
       const parts = g.segments.map((s) => {

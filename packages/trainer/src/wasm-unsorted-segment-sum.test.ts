@@ -6,6 +6,7 @@ import { setupTfjs, loadFixture, buildModel, syntheticExamples } from './test-su
 import { TrainableSet } from './trainable.ts';
 import { Trainer } from './trainer.ts';
 import { resolveHyperparameters } from './hyperparameters.ts';
+import { setFastKernelsEnabled } from '@hifi/engine/kernels/wasm-kernels.ts';
 
 await setupTfjs();
 
@@ -32,26 +33,30 @@ test('the gradient of an embedding lookup (tf.gather) scatters into the looked-u
   tf.dispose([table, idx, grads[table.name]]);
 });
 
-test('`full` trains on this backend: embeddings get gradients, loss falls', async () => {
-  const fx = await loadFixture('tiny-bert');
-  const model = buildModel(fx);
-  const word = 'bert.embeddings.word_embeddings.weight';
-  const before = model.stateDict().get(word)!;
-  const ts = TrainableSet.create(model, { mode: 'full' });
-  assert.equal(ts.lowestTrainableLayer, -1);
-  assert.equal(ts.numParams(), model.numParams());
-  const trainer = new Trainer(model, ts, resolveHyperparameters({ learningRate: 1e-3, taskHeadLearningRate: 1e-3, weightDecay: 0, warmupRatio: 0 }), 'classification');
-  const ex = syntheticExamples(model.config, 16, 4);
-  const losses: number[] = [];
-  for (let s = 1; s <= 12; s++) losses.push((await trainer.step(collate(ex, [...Array(16).keys()], { padId: 0 }), s, 12)).loss);
-  trainer.dispose();
-  ts.dispose();
-  const after = model.stateDict().get(word)!;
-  const used = new Set(ex.flatMap((e) => e.inputIds));
-  const H = model.config.hiddenSize;
-  const rowMoved = (r: number) => after.data.subarray(r * H, (r + 1) * H).some((v, i) => v !== before.data[r * H + i]);
-  for (const r of used) assert.ok(rowMoved(r), `embedding row ${r} (a used token) did not move`);
-  assert.ok(!rowMoved(5000), 'an unused token row moved without weight decay');
-  assert.ok(losses.at(-1)! < losses[0] * 0.7, `loss ${losses[0]} → ${losses.at(-1)}`);
-  model.dispose();
-});
+for (const fastKernels of [false, true]) {
+  test(`\`full\` trains on this backend: embeddings get gradients, loss falls (engine fast kernels ${fastKernels ? 'on' : 'off: tf.gather'})`, async (t) => {
+    setFastKernelsEnabled(fastKernels);
+    t.after(() => setFastKernelsEnabled(process.env.HIFI_FAST_KERNELS !== '0'));
+    const fx = await loadFixture('tiny-bert');
+    const model = buildModel(fx);
+    const word = 'bert.embeddings.word_embeddings.weight';
+    const before = model.stateDict().get(word)!;
+    const ts = TrainableSet.create(model, { mode: 'full' });
+    assert.equal(ts.lowestTrainableLayer, -1);
+    assert.equal(ts.numParams(), model.numParams());
+    const trainer = new Trainer(model, ts, resolveHyperparameters({ learningRate: 1e-3, taskHeadLearningRate: 1e-3, weightDecay: 0, warmupRatio: 0 }), 'classification');
+    const ex = syntheticExamples(model.config, 16, 4);
+    const losses: number[] = [];
+    for (let s = 1; s <= 12; s++) losses.push((await trainer.step(collate(ex, [...Array(16).keys()], { padId: 0 }), s, 12)).loss);
+    trainer.dispose();
+    ts.dispose();
+    const after = model.stateDict().get(word)!;
+    const used = new Set(ex.flatMap((e) => e.inputIds));
+    const H = model.config.hiddenSize;
+    const rowMoved = (r: number) => after.data.subarray(r * H, (r + 1) * H).some((v, i) => v !== before.data[r * H + i]);
+    for (const r of used) assert.ok(rowMoved(r), `embedding row ${r} (a used token) did not move`);
+    assert.ok(!rowMoved(5000), 'an unused token row moved without weight decay');
+    assert.ok(losses.at(-1)! < losses[0] * 0.7, `loss ${losses[0]} → ${losses.at(-1)}`);
+    model.dispose();
+  });
+}
