@@ -6,6 +6,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config.ts';
 import type { EncodedBatch, ForwardOptions, ForwardOutput, HostTensor, LoadReport, StateDict } from './types.ts';
 import { gaussianInit } from './init.ts';
+import * as fast from './kernels/wasm-kernels.ts';
+import { dropoutMultipliers, randomSeed } from './kernels/dropout-hash.ts';
 
 /** Keys (by suffix pattern) of Linear weights: stored [in, out] internally, [out, in] in checkpoints. */
 const LINEAR_WEIGHT = /(\.(query|key|value|dense|out_proj)\.weight|^classifier\.weight)$/;
@@ -102,6 +104,8 @@ export class EncoderModel {
   readonly config: ModelConfig;
   /** Checkpoint key → tensor in internal layout (Linear weights [in, out]). */
   private readonly params = new Map<string, tf.Tensor>();
+  /** Per layer: the query/key/value weights [C, 3C] and biases [3C] side by side, built on first use (fast path). */
+  private readonly fusedQkv = new Map<number, { w: tf.Tensor; b: tf.Tensor }>();
   private disposed = false;
 
   private constructor(config: ModelConfig) {
@@ -177,6 +181,7 @@ export class EncoderModel {
     if (!sameShape(old.shape, value.shape)) throw new Error(`setParam(${key}): shape [${value.shape}] != [${old.shape}]`);
     this.params.set(key, tf.keep(value));
     if (old !== value) old.dispose();
+    if (key.includes('.attention.self.')) this.dropFusedQkv();
   }
 
   /** All parameters back in Hugging Face layout, read to host memory. */
@@ -193,7 +198,13 @@ export class EncoderModel {
     if (this.disposed) return;
     for (const t of this.params.values()) t.dispose();
     this.params.clear();
+    this.dropFusedQkv();
     this.disposed = true;
+  }
+
+  private dropFusedQkv(): void {
+    for (const { w, b } of this.fusedQkv.values()) tf.dispose([w, b]);
+    this.fusedQkv.clear();
   }
 
   /** Upload a host batch as tensors (RoBERTa position ids are computed on the host, skipping padding). */
@@ -229,9 +240,10 @@ export class EncoderModel {
     const [B, T] = inputs.inputIds.shape;
     const positionIds = inputs.positionIds ?? tf.tile(tf.reshape(tf.range(0, T, 1, 'int32'), [1, T]), [B, 1]) as tf.Tensor2D;
     const tokenTypeIds = inputs.tokenTypeIds ?? tf.zeros([B, T], 'int32') as tf.Tensor2D;
-    const words = tf.gather(P(`${e}.word_embeddings.weight`), tf.reshape(inputs.inputIds, [B * T]));
-    const positions = tf.gather(P(`${e}.position_embeddings.weight`), tf.reshape(positionIds, [B * T]));
-    const types = tf.gather(P(`${e}.token_type_embeddings.weight`), tf.reshape(tokenTypeIds, [B * T]));
+    const gather = fast.fastKernelsAvailable() ? fast.gatherRows : (table: tf.Tensor, ids: tf.Tensor) => tf.gather(table, tf.reshape(ids, [-1]));
+    const words = gather(P(`${e}.word_embeddings.weight`), inputs.inputIds);
+    const positions = gather(P(`${e}.position_embeddings.weight`), positionIds);
+    const types = gather(P(`${e}.token_type_embeddings.weight`), tokenTypeIds);
     const x = this.layerNorm(tf.add(tf.add(words, positions), types), P(`${e}.LayerNorm.weight`), P(`${e}.LayerNorm.bias`));
     return this.dropout(x, this.config.hiddenDropout, opts, 0) as tf.Tensor2D;
   }
@@ -246,12 +258,31 @@ export class EncoderModel {
   /** One encoder layer on x [B·T, hidden]. */
   layer(i: number, x: tf.Tensor2D, mask: tf.Tensor4D, shape: { batchSize: number; seqLen: number }, opts: LayerOptions = {}): LayerOutput {
     const P = this.lookup(opts.overrides);
+    const l = `${this.config.modelType}.encoder.layer.${i}`;
+
+    // self-attention → per-head outputs (B, H, T, d) and the merged context (B·T, C)
+    const { headOutputs, context } = this.useFastAttention(mask, shape)
+      ? this.fastSelfAttention(i, x, mask, shape, opts)
+      : this.selfAttention(i, x, mask, shape, opts);
+
+    // attention output: dense, dropout, residual, LayerNorm
+    const attn = this.dropout(this.linear(context, P(`${l}.attention.output.dense.weight`), P(`${l}.attention.output.dense.bias`)), this.config.hiddenDropout, opts, 2 + 3 * i);
+    const h = this.layerNorm(tf.add(attn, x), P(`${l}.attention.output.LayerNorm.weight`), P(`${l}.attention.output.LayerNorm.bias`)) as tf.Tensor2D;
+
+    // feed-forward: dense, exact GELU, dense, dropout, residual, LayerNorm
+    const inter = this.gelu(this.linear(h, P(`${l}.intermediate.dense.weight`), P(`${l}.intermediate.dense.bias`)));
+    const out = this.dropout(this.linear(inter, P(`${l}.output.dense.weight`), P(`${l}.output.dense.bias`)), this.config.hiddenDropout, opts, 3 + 3 * i);
+    const hidden = this.layerNorm(tf.add(out, h), P(`${l}.output.LayerNorm.weight`), P(`${l}.output.LayerNorm.bias`)) as tf.Tensor2D;
+    return { hidden, headOutputs };
+  }
+
+  /** Self-attention with plain tfjs ops (any backend): project, split heads, scaled dot product, merge. */
+  private selfAttention(i: number, x: tf.Tensor2D, mask: tf.Tensor4D, shape: { batchSize: number; seqLen: number }, opts: LayerOptions): { headOutputs: tf.Tensor4D; context: tf.Tensor2D } {
+    const P = this.lookup(opts.overrides);
     const { numHeads: H, headDim: d, hiddenSize: C } = this.config;
     const { batchSize: B, seqLen: T } = shape;
     const l = `${this.config.modelType}.encoder.layer.${i}`;
-
-    // self-attention: project, split heads (B, H, T, d), scaled dot product with the additive mask
-    const split = (t: tf.Tensor2D) => tf.transpose(tf.reshape(t, [B, T, H, d]), [0, 2, 1, 3]) as tf.Tensor4D;
+    const split = (t: tf.Tensor2D) => tf.transpose(tf.reshape(t, [B, T, H, d]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, H, T, d)
     const q = split(this.linear(x, P(`${l}.attention.self.query.weight`), P(`${l}.attention.self.query.bias`)));
     const k = split(this.linear(x, P(`${l}.attention.self.key.weight`), P(`${l}.attention.self.key.bias`)));
     const v = split(this.linear(x, P(`${l}.attention.self.value.weight`), P(`${l}.attention.self.value.bias`)));
@@ -259,17 +290,46 @@ export class EncoderModel {
     let probs = this.dropout(tf.softmax(scores), this.config.attentionDropout, opts, 1 + 3 * i);
     if (opts.headMask) probs = tf.mul(probs, tf.reshape(opts.headMask, [1, H, 1, 1]));
     const headOutputs = tf.matMul(probs, v) as tf.Tensor4D; // (B, H, T, d)
-    const context = tf.reshape(tf.transpose(headOutputs, [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D; // merge heads
+    const context = tf.reshape(tf.transpose(headOutputs, [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D; // merge heads (B·T, C)
+    return { headOutputs, context };
+  }
 
-    // attention output: dense, dropout, residual, LayerNorm
-    const attn = this.dropout(this.linear(context, P(`${l}.attention.output.dense.weight`), P(`${l}.attention.output.dense.bias`)), this.config.hiddenDropout, opts, 2 + 3 * i);
-    const h = this.layerNorm(tf.add(attn, x), P(`${l}.attention.output.LayerNorm.weight`), P(`${l}.attention.output.LayerNorm.bias`)) as tf.Tensor2D;
+  /** The wasm attention kernel handles this call: wasm backend, head size a multiple of 4, a [B, 1, 1, T] mask. */
+  private useFastAttention(mask: tf.Tensor, shape: { batchSize: number; seqLen: number }): boolean {
+    return fast.fastKernelsAvailable() && this.config.headDim % 4 === 0 && mask.size === shape.batchSize * shape.seqLen;
+  }
 
-    // feed-forward: dense, exact GELU, dense, dropout, residual, LayerNorm
-    const inter = gelu(this.linear(h, P(`${l}.intermediate.dense.weight`), P(`${l}.intermediate.dense.bias`)));
-    const out = this.dropout(this.linear(inter, P(`${l}.output.dense.weight`), P(`${l}.output.dense.bias`)), this.config.hiddenDropout, opts, 3 + 3 * i);
-    const hidden = this.layerNorm(tf.add(out, h), P(`${l}.output.LayerNorm.weight`), P(`${l}.output.LayerNorm.bias`)) as tf.Tensor2D;
-    return { hidden, headOutputs };
+  /**
+   * Self-attention through the fused kernels: one [C, 3C] projection to Q|K|V (B·T, 3C), then one kernel for all
+   * heads that writes the merged context (B·T, C) directly. Same math as selfAttention.
+   */
+  private fastSelfAttention(i: number, x: tf.Tensor2D, mask: tf.Tensor4D, shape: { batchSize: number; seqLen: number }, opts: LayerOptions): { headOutputs: tf.Tensor4D; context: tf.Tensor2D } {
+    const { numHeads: H, headDim: d } = this.config;
+    const { batchSize: B, seqLen: T } = shape;
+    const { w, b } = this.qkvProjection(i, opts.overrides);
+    const qkv = fast.linear(x, w, b); // (B·T, 3C)
+    const rate = opts.training ? this.config.attentionDropout : 0;
+    const context = fast.attention(qkv, mask, opts.headMask, { batchSize: B, seqLen: T, numHeads: H, headDim: d }, { rate, seed: this.siteSeed(opts, 1 + 3 * i) });
+    const headOutputs = tf.transpose(tf.reshape(context, [B, T, H, d]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, H, T, d)
+    return { headOutputs, context };
+  }
+
+  /** Query, key and value weights [C, 3C] and biases [3C] side by side; cached unless one of them is overridden. */
+  private qkvProjection(i: number, overrides?: ReadonlyMap<string, tf.Tensor>): { w: tf.Tensor; b: tf.Tensor } {
+    const s = `${this.config.modelType}.encoder.layer.${i}.attention.self`;
+    const keys = ['query', 'key', 'value'].flatMap((p) => [`${s}.${p}.weight`, `${s}.${p}.bias`]);
+    const overridden = overrides !== undefined && keys.some((k) => overrides.has(k));
+    if (!overridden) {
+      const cached = this.fusedQkv.get(i);
+      if (cached) return cached;
+    }
+    const P = this.lookup(overrides);
+    const w = tf.concat([P(keys[0]), P(keys[2]), P(keys[4])], 1);
+    const b = tf.concat([P(keys[1]), P(keys[3]), P(keys[5])], 0);
+    if (overridden) return { w, b };
+    const fused = { w: tf.keep(w), b: tf.keep(b) };
+    this.fusedQkv.set(i, fused);
+    return fused;
   }
 
   /** Task head on the first token of each sequence: BERT pooler + classifier, RoBERTa classification head. */
@@ -323,18 +383,35 @@ export class EncoderModel {
   }
 
   private linear(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
+    if (fast.fastKernelsAvailable()) return fast.linear(x, w, b);
     return tf.add(tf.matMul(x, w as tf.Tensor2D), b) as tf.Tensor2D;
   }
 
+  private gelu<T extends tf.Tensor>(x: T): T {
+    return fast.fastKernelsAvailable() ? fast.gelu(x) : gelu(x);
+  }
+
   private layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor {
+    if (fast.fastKernelsAvailable()) return fast.layerNorm(x, gamma, beta, this.config.layerNormEps);
     const { mean, variance } = tf.moments(x, -1, true);
     const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.config.layerNormEps)));
     return tf.add(tf.mul(normed, gamma), beta);
   }
 
+  /** The seed of one dropout site in this call: derived from opts.dropoutSeed, or fresh when none is given. */
+  private siteSeed(opts: LayerOptions, site: number): number {
+    return opts.dropoutSeed === undefined ? randomSeed() : opts.dropoutSeed * 100_003 + site;
+  }
+
+  /**
+   * Dropout with the counter-hash mask of dropout-hash.ts, on every backend alike, so the fast and the reference
+   * paths drop the same elements for the same seed.
+   */
   private dropout(x: tf.Tensor, rate: number, opts: LayerOptions, site: number): tf.Tensor {
     if (!opts.training || rate <= 0) return x;
-    return tf.dropout(x, rate, undefined, opts.dropoutSeed === undefined ? undefined : opts.dropoutSeed * 100_003 + site);
+    const seed = this.siteSeed(opts, site);
+    if (fast.fastKernelsAvailable()) return fast.dropout(x, rate, seed);
+    return tf.mul(x, tf.tensor(dropoutMultipliers(x.size, rate, seed), x.shape, 'float32'));
   }
 }
 
