@@ -51,6 +51,13 @@ describe('FsStore on the filesystem', () => {
     assert.equal((await store.head('a/b.txt'))?.contentType, 'text/plain');
   });
 
+  it('answers any byte range of an empty file with INVALID_RANGE (416), as S3 does', async () => {
+    const store = new FsStore(join(workDir, 'empty-range'));
+    await store.put('empty', Buffer.alloc(0));
+    await assert.rejects(store.get('empty', { start: 0 }), { name: 'InvalidRangeError', code: 'INVALID_RANGE' });
+    assert.equal((await readObject(store, 'empty')).length, 0);
+  });
+
   it('explains that one name cannot be both an object and a folder', async () => {
     const store = new FsStore(join(workDir, 'conflict'));
     await store.put('a', Buffer.from('object'));

@@ -13,7 +13,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { NotFoundError, StorageConfigError, StorageKeyError, StorageUnavailableError } from './errors.ts';
 import { compareKeys, isUnderPrefix, normalizePrefix, RESERVED_SEGMENT_PREFIX, validateKey } from './object-key.ts';
-import { contentTypeOf, DEFAULT_CONTENT_TYPE, resolveRange } from './object-store.ts';
+import { checkPresignExpiry, contentTypeOf, DEFAULT_CONTENT_TYPE, resolveRange } from './object-store.ts';
 import type { ByteRange, ListedObject, ObjectBody, ObjectInfo, ObjectStore, PutOptions, PutResult } from './object-store.ts';
 
 const TEMP_FILE = `${RESERVED_SEGMENT_PREFIX}tmp-`;
@@ -24,6 +24,8 @@ function errno(error: unknown): string | undefined {
   return error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
 }
 const isMissing = (error: unknown): boolean => errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR';
+/** Whether `path` lies strictly inside the directory `root` (both absolute and resolved). */
+const isInside = (root: string, path: string): boolean => path.startsWith(root.endsWith(sep) ? root : root + sep);
 
 /** FsStore's ETag: changes whenever the file is replaced (new inode) or rewritten (size, mtime in ns). */
 function etagOf(s: { ino: bigint; size: bigint; mtimeNs: bigint }): string {
@@ -57,7 +59,7 @@ export class FsStore implements ObjectStore {
     const realRoot = await this.realRoot();
     if (key === '') return realRoot;
     const path = resolve(realRoot, ...key.split('/'));
-    if (!path.startsWith(realRoot + sep)) throw new StorageKeyError(key, 'escapes the data directory');
+    if (!isInside(realRoot, path)) throw new StorageKeyError(key, 'escapes the data directory');
     let probe = path;
     while (probe !== realRoot) {
       let real: string;
@@ -68,7 +70,7 @@ export class FsStore implements ObjectStore {
         probe = dirname(probe);
         continue;
       }
-      if (real !== realRoot && !real.startsWith(realRoot + sep)) throw new StorageKeyError(key, 'resolves (through a symlink) outside the data directory');
+      if (real !== realRoot && !isInside(realRoot, real)) throw new StorageKeyError(key, 'resolves (through a symlink) outside the data directory');
       break;
     }
     return path;
@@ -149,7 +151,10 @@ export class FsStore implements ObjectStore {
     const { tempPath, handle } = await this.openTemp(key, path);
     try {
       if (body instanceof Readable) {
-        for await (const chunk of body) await handle.write(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array));
+        for await (const chunk of body) {
+          const bytes: Uint8Array = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array);
+          for (let offset = 0; offset < bytes.length;) offset += (await handle.write(bytes, offset)).bytesWritten;
+        }
       } else {
         await handle.writeFile(body);
       }
@@ -213,7 +218,7 @@ export class FsStore implements ObjectStore {
   /** Removes now-empty folders from `path`'s parent up to (not including) the root, so keys can be reused as objects. */
   private async pruneEmptyParents(path: string): Promise<void> {
     const realRoot = await this.realRoot();
-    for (let dir = dirname(path); dir !== realRoot && dir.startsWith(realRoot + sep); dir = dirname(dir)) {
+    for (let dir = dirname(path); isInside(realRoot, dir); dir = dirname(dir)) {
       try {
         await rmdir(dir);
       } catch (error) {
@@ -374,7 +379,7 @@ export class FsStore implements ObjectStore {
 
   async presignGet(key: string, expiresSec: number): Promise<string | null> {
     validateKey(key);
-    void expiresSec;
+    checkPresignExpiry(expiresSec);
     return null; // files are served by the API itself
   }
 

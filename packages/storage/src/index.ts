@@ -4,7 +4,7 @@
 // production code does not load node:test or s3rver.
 export { InvalidRangeError, NotFoundError, StorageConfigError, StorageKeyError, StorageUnavailableError } from './errors.ts';
 export { compareKeys, isUnderPrefix, joinKey, MAX_KEY_BYTES, normalizePrefix, RESERVED_SEGMENT_PREFIX, validateKey } from './object-key.ts';
-export { checkRangeShape, contentTypeOf, DEFAULT_CONTENT_TYPE, resolveRange } from './object-store.ts';
+export { checkPresignExpiry, checkRangeShape, contentTypeOf, DEFAULT_CONTENT_TYPE, MAX_PRESIGN_SECONDS, resolveRange } from './object-store.ts';
 export type { ByteRange, ListedObject, ObjectBody, ObjectInfo, ObjectStore, PutOptions, PutResult } from './object-store.ts';
 export { FsStore } from './fs-store.ts';
 export { DEFAULT_PART_SIZE_BYTES, MIN_PART_SIZE_BYTES, S3Store } from './s3-store.ts';

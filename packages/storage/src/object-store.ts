@@ -106,3 +106,13 @@ export function resolveRange(key: string, range: ByteRange, size: number): { sta
   if (range.start >= size) throw new InvalidRangeError(key, `range start ${range.start} is not before the object's end (size ${size})`);
   return { start: range.start, end: Math.min(range.end ?? size - 1, size - 1) };
 }
+
+/** SigV4's limit on a presigned URL's lifetime: 7 days. */
+export const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
+
+/** Checks presignGet's lifetime argument (same rule on every backend, even those that return null). */
+export function checkPresignExpiry(expiresSec: number): void {
+  if (!Number.isSafeInteger(expiresSec) || expiresSec < 1 || expiresSec > MAX_PRESIGN_SECONDS) {
+    throw new RangeError(`presignGet expiresSec ${expiresSec}: must be an integer in 1..${MAX_PRESIGN_SECONDS} (7 days)`);
+  }
+}

@@ -19,7 +19,7 @@ import { Readable, Transform } from 'node:stream';
 import { InvalidRangeError, NotFoundError, StorageConfigError, StorageKeyError, StorageUnavailableError } from './errors.ts';
 import { mapWithConcurrency } from './map-with-concurrency.ts';
 import { compareKeys, isUnderPrefix, normalizePrefix, validateKey } from './object-key.ts';
-import { checkRangeShape, contentTypeOf, DEFAULT_CONTENT_TYPE } from './object-store.ts';
+import { checkPresignExpiry, checkRangeShape, contentTypeOf, DEFAULT_CONTENT_TYPE } from './object-store.ts';
 import type { ByteRange, ListedObject, ObjectBody, ObjectInfo, ObjectStore, PutOptions, PutResult } from './object-store.ts';
 
 export interface S3Credentials {
@@ -51,7 +51,6 @@ export interface S3StoreOptions {
 
 export const MIN_PART_SIZE_BYTES = 5 * 1024 * 1024;
 export const DEFAULT_PART_SIZE_BYTES = 8 * 1024 * 1024;
-const MAX_PRESIGN_SECONDS = 7 * 24 * 3600; // SigV4's limit
 const COPY_CONCURRENCY = 8;
 
 function errorName(error: unknown): string | undefined {
@@ -300,9 +299,7 @@ export class S3Store implements ObjectStore {
 
   async presignGet(key: string, expiresSec: number): Promise<string | null> {
     validateKey(key);
-    if (!Number.isSafeInteger(expiresSec) || expiresSec < 1 || expiresSec > MAX_PRESIGN_SECONDS) {
-      throw new RangeError(`presignGet expiresSec ${expiresSec}: must be an integer in 1..${MAX_PRESIGN_SECONDS} (7 days)`);
-    }
+    checkPresignExpiry(expiresSec);
     return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: this.s3Key(key) }), { expiresIn: expiresSec });
   }
 
