@@ -15,3 +15,8 @@ export * from './checkpoint-sink.ts';
 export * from './training-state.ts';
 export * from './train-loop.ts';
 export * from './testing.ts';
+export * from './base-fingerprint.ts';
+export * from './adapter.ts';
+export * from './merged-export.ts';
+export * from './export-trained.ts';
+export * from './apply-adapter.ts';

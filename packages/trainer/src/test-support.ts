@@ -1,7 +1,7 @@
 // Fixtures and synthetic data for this package's tests (not part of the public API).
 import { join, resolve } from 'node:path';
 import { initBackend, EncoderModel, withLabels, type ModelConfig, type StateDict } from '@hifi/engine';
-import { loadCheckpointDir } from '@hifi/engine/checkpoint.ts';
+import { loadCheckpointDir } from '@hifi/engine';
 import { Rng, type TokenizedExample } from '@hifi/data';
 import { enableTraining } from './enable-training.ts';
 

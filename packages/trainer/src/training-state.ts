@@ -5,7 +5,7 @@
 // The best-so-far weights are a second checkpoint ("best") with state.json and trainable.safetensors only.
 import { createHash } from 'node:crypto';
 import type { StateDict } from '@hifi/engine';
-import { decodeSafetensors, encodeSafetensors } from '@hifi/engine/safetensors.ts';
+import { decodeSafetensors, encodeSafetensors } from '@hifi/engine';
 import type { BatchCursor, MetricResult } from '@hifi/data';
 import { CorruptCheckpointError } from './errors.ts';
 
