@@ -12,15 +12,17 @@ export interface BackendChoice { backend: BackendName; tfBackend: string; attemp
 
 export interface BackendLogger { info(obj: object, msg: string): void; warn?(obj: object, msg: string): void }
 
-const importByName = (name: string): Promise<unknown> => import(name);
+/** Imports an optional package by a computed name (so neither TypeScript nor a bundler requires it to exist). */
+export type ModuleImporter = (name: string) => Promise<unknown>;
+const importByName: ModuleImporter = (name) => import(name);
 
-async function tryBackend(name: BackendName): Promise<string> {
+async function tryBackend(name: BackendName, importModule: ModuleImporter): Promise<string> {
   switch (name) {
     case 'tensorflow-gpu':
-      await importByName('@tensorflow/tfjs-node-gpu');
+      await importModule('@tensorflow/tfjs-node-gpu');
       return 'tensorflow';
     case 'tensorflow':
-      await importByName('@tensorflow/tfjs-node');
+      await importModule('@tensorflow/tfjs-node');
       return 'tensorflow';
     case 'wasm': {
       await import('@tensorflow/tfjs-backend-wasm');
@@ -53,22 +55,36 @@ function describe(err: unknown): string {
   return msg.split('\n')[0].slice(0, 300);
 }
 
-/**
- * Initialises tfjs once per process and returns which backend runs and why the others did not.
- * Later calls return the same choice.
- */
-export function initBackend(opts: { prefer?: string; logger?: BackendLogger } = {}): Promise<BackendChoice> {
-  chosen ??= (async () => {
+export interface BackendOptions {
+  /** Force one backend (else HIFI_BACKEND, else the first of BACKEND_ORDER that starts). */
+  prefer?: string;
+  /** Where to report the choice; by default one line on stderr. */
+  logger?: BackendLogger;
+  /** How optional native packages are imported (tests substitute a stand-in for tfjs-node-gpu: no GPU here). */
+  importModule?: ModuleImporter;
+}
+
+const stderrLogger: BackendLogger = {
+  info(obj, msg) {
+    const failed = (obj as { attempts?: BackendAttempt[] }).attempts?.filter((a) => !a.ok) ?? [];
+    const why = failed.map((a) => `${a.backend}: ${a.reason}`).join('; ');
+    process.stderr.write(`hifi: ${msg}${why ? ` (not used: ${why})` : ''}\n`);
+  },
+};
+
+/** Tries the backends in order and switches tfjs to the first that starts. Prefer `initBackend` (once per process). */
+export async function chooseBackend(opts: BackendOptions = {}): Promise<BackendChoice> {
     const forced = opts.prefer ?? process.env.HIFI_BACKEND;
     if (forced && !BACKEND_ORDER.includes(forced as BackendName)) {
       throw new Error(`HIFI_BACKEND=${forced} is not one of ${BACKEND_ORDER.join(', ')}`);
     }
     const order = forced ? [forced as BackendName] : BACKEND_ORDER;
+    const logger = opts.logger ?? stderrLogger;
     const attempts: BackendAttempt[] = [];
     for (const name of order) {
       try {
         const tfName = await withoutProcessHandlers(async () => {
-          const tfName = await tryBackend(name);
+          const tfName = await tryBackend(name, opts.importModule ?? importByName);
           const ok = await tf.setBackend(tfName);
           if (!ok) throw new Error(`tf.setBackend('${tfName}') returned false`);
           await tf.ready();
@@ -76,14 +92,24 @@ export function initBackend(opts: { prefer?: string; logger?: BackendLogger } = 
         });
         attempts.push({ backend: name, ok: true });
         const choice: BackendChoice = { backend: name, tfBackend: tfName, attempts };
-        opts.logger?.info({ backend: name, attempts }, `tfjs backend: ${name}`);
+        logger.info({ backend: name, attempts }, `tfjs backend: ${name}`);
         return choice;
       } catch (err) {
         attempts.push({ backend: name, ok: false, reason: describe(err) });
       }
     }
     throw new Error(`no tfjs backend could start: ${attempts.map((a) => `${a.backend}: ${a.reason}`).join('; ')}`);
-  })();
+}
+
+/**
+ * Initialises tfjs once per process and returns which backend runs and why the others did not.
+ * Later calls return the same choice (a failed first attempt may be retried).
+ */
+export function initBackend(opts: BackendOptions = {}): Promise<BackendChoice> {
+  chosen ??= chooseBackend(opts).catch((err: unknown) => {
+    chosen = undefined;
+    throw err;
+  });
   return chosen;
 }
 
