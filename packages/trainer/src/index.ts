@@ -20,3 +20,4 @@ export * from './adapter.ts';
 export * from './merged-export.ts';
 export * from './export-trained.ts';
 export * from './apply-adapter.ts';
+export * from './pipeline.ts';
