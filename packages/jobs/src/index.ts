@@ -1,5 +1,6 @@
 // @hifi/jobs: the job contract shared by the API and the worker.
 export * from './errors.ts';
+export * from './string-enum.ts';
 export * from './ids.ts';
 export * from './glue-tasks.ts';
 export * from './job-spec.ts';
@@ -8,6 +9,7 @@ export * from './job-status.ts';
 export * from './job-progress.ts';
 export * from './job-record.ts';
 export * from './job-event.ts';
+export * from './job-metrics.ts';
 export * from './dataset.ts';
 export * from './redis-keys.ts';
 export * from './storage-keys.ts';

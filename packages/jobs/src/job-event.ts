@@ -2,6 +2,7 @@
 // (used as the SSE `id:` and the `?after=` cursor). Events live in a Redis stream with bounded retention.
 import { Type, type Static, type TSchema, type TLiteral } from '@sinclair/typebox';
 import { JobStatus } from './job-status.ts';
+import { StringEnum } from './string-enum.ts';
 import { JobProgress, MetricValues } from './job-progress.ts';
 import { JobError, Artifact } from './job-record.ts';
 
@@ -15,14 +16,14 @@ export const StatusChangedData = Type.Object(
 );
 export const LogData = Type.Object(
   {
-    level: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')]),
+    level: StringEnum(['debug', 'info', 'warn', 'error']),
     message: Type.String(),
   },
   { additionalProperties: false },
 );
 export const MetricsData = Type.Object(
   {
-    split: Type.Union([Type.Literal('train'), Type.Literal('eval')]),
+    split: StringEnum(['train', 'eval']),
     step: Type.Integer({ minimum: 0 }),
     epoch: Type.Union([Type.Number(), Type.Null()]),
     values: MetricValues,
@@ -59,7 +60,7 @@ export const ArtifactEvent = eventSchema('artifact', Artifact);
 export const ErrorEvent = eventSchema('error', JobError);
 
 export const JobEvent = Type.Union([StatusChangedEvent, ProgressEvent, LogEvent, MetricsEvent, CheckpointEvent, ArtifactEvent, ErrorEvent], {
-  $id: 'JobEvent',
+  title: 'JobEvent',
   description: 'One event of a job, discriminated by `type`.',
 });
 export type JobEvent = Static<typeof JobEvent>;

@@ -17,6 +17,6 @@ export const JobProgress = Type.Object(
     etaSeconds: Type.Union([Type.Number({ minimum: 0 }), Type.Null()]),
     updatedAt: Type.String({ description: 'ISO 8601 time of this progress report.' }),
   },
-  { $id: 'JobProgress', additionalProperties: false },
+  { title: 'JobProgress', additionalProperties: false },
 );
 export type JobProgress = Static<typeof JobProgress>;

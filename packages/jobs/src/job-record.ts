@@ -1,6 +1,7 @@
 // The job record: the state of record kept in Redis by JobStore and returned by the API.
 import { Type, type Static } from '@sinclair/typebox';
 import { JOB_ID_PATTERN, TENANT_PATTERN } from './ids.ts';
+import { StringEnum } from './string-enum.ts';
 import { JobSpec } from './job-spec.ts';
 import { JobStatus } from './job-status.ts';
 import { JobProgress } from './job-progress.ts';
@@ -11,7 +12,7 @@ export const JobError = Type.Object(
     message: Type.String(),
     param: Type.Optional(Type.String({ description: 'The spec field at fault, when there is one (e.g. `model`).' })),
   },
-  { $id: 'JobError', additionalProperties: false },
+  { title: 'JobError', additionalProperties: false },
 );
 export type JobError = Static<typeof JobError>;
 
@@ -38,14 +39,14 @@ export const WELL_KNOWN_ARTIFACTS = {
 export const Artifact = Type.Object(
   {
     name: Type.String({ pattern: ARTIFACT_NAME_PATTERN }),
-    kind: Type.Union(ARTIFACT_KINDS.map((k) => Type.Literal(k))),
+    kind: StringEnum(ARTIFACT_KINDS),
     size: Type.Integer({ minimum: 0, description: 'Bytes.' }),
     contentType: Type.String(),
     sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
     step: Type.Optional(Type.Integer({ minimum: 0, description: 'Training step (checkpoints).' })),
     createdAt: Type.String(),
   },
-  { $id: 'Artifact', additionalProperties: false },
+  { title: 'Artifact', additionalProperties: false },
 );
 export type Artifact = Static<typeof Artifact>;
 
@@ -66,6 +67,6 @@ export const Job = Type.Object(
     resumedFromStep: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'Set when a retry resumed from a checkpoint.' }),
     lastEventId: Type.Integer({ minimum: 0, description: 'The id of the newest event (0 when none).' }),
   },
-  { $id: 'Job', additionalProperties: false },
+  { title: 'Job', additionalProperties: false },
 );
 export type Job = Static<typeof Job>;

@@ -3,6 +3,7 @@
 // filled in, so the worker never guesses). Each is a TypeBox schema and a static type with the same name.
 import { Type, type Static } from '@sinclair/typebox';
 import { DATASET_ID_PATTERN } from './ids.ts';
+import { StringEnum } from './string-enum.ts';
 
 /** Every hyperparameter default, in one place; the schema's `default` keywords and `normaliseJobSpec` use these. */
 export const HYPERPARAMETER_DEFAULTS = {
@@ -60,24 +61,32 @@ export const DatasetTaskRef = Type.Object(
 export const TaskRef = Type.Union([GlueTaskRef, DatasetTaskRef], { description: 'What to fine-tune on.' });
 export type TaskRef = Static<typeof TaskRef>;
 
-export const Budget = Type.Union(
-  [
-    Type.Object({ perLayer: Type.Integer({ minimum: 1, maximum: 1024, description: 'Heads selected in every layer.' }) }, { additionalProperties: false }),
-    Type.Object({ total: Type.Integer({ minimum: 1, maximum: 65536, description: 'Heads selected across the model.' }) }, { additionalProperties: false }),
-    Type.Object({ fraction: Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'Fraction of all heads.' }) }, { additionalProperties: false }),
-    Type.Object(
-      { maxTrainableParams: Type.Integer({ minimum: 1, description: 'Select heads until their trainable parameters would exceed this.' }) },
-      { additionalProperties: false },
-    ),
-  ],
-  { description: `How many heads to fine-tune; exactly one form. Default ${JSON.stringify(DEFAULT_BUDGET)}.` },
+type BudgetForm = { perLayer: number } | { total: number } | { fraction: number } | { maxTrainableParams: number };
+/**
+ * Exactly one of four forms. Written as one object with four optional fields and 1 ≤ properties ≤ 1 (rather than
+ * an anyOf of four objects) so that a validation error names the field at fault; the static type is the union.
+ */
+export const Budget = Type.Unsafe<BudgetForm>(
+  Type.Object(
+    {
+      perLayer: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024, description: 'Heads selected in every layer.' })),
+      total: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536, description: 'Heads selected across the model.' })),
+      fraction: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'Fraction of all heads.' })),
+      maxTrainableParams: Type.Optional(Type.Integer({ minimum: 1, description: 'Select heads until their trainable parameters would exceed this.' })),
+    },
+    {
+      additionalProperties: false,
+      minProperties: 1,
+      maxProperties: 1,
+      title: 'Budget',
+      description: `How many heads to fine-tune: exactly one of the four fields. Default ${JSON.stringify(DEFAULT_BUDGET)}.`,
+    },
+  ),
 );
 export type Budget = Static<typeof Budget>;
 
 export const STRATEGIES = ['hifi', 'random', 'richness', 'correlation', 'all', 'full'] as const;
-export const Strategy = Type.Union(
-  STRATEGIES.map((s) => Type.Literal(s)),
-  {
+export const Strategy = StringEnum(STRATEGIES, {
     description:
       'Head selection: `hifi` (PageRank over the head graph, Gui & Xiao 2023), `random`, `richness` (information ' +
       'richness only), `correlation` (head correlation only), `all` (every head, no other encoder parameters), ' +
@@ -87,10 +96,7 @@ export const Strategy = Type.Union(
 export type Strategy = Static<typeof Strategy>;
 
 export const QUEUE_KINDS = ['cpu', 'gpu'] as const;
-export const QueueKind = Type.Union(
-  QUEUE_KINDS.map((q) => Type.Literal(q)),
-  { description: 'Which worker pool runs the job. Default `cpu`.' },
-);
+export const QueueKind = StringEnum(QUEUE_KINDS, { description: 'Which worker pool runs the job. Default `cpu`.' });
 export type QueueKind = Static<typeof QueueKind>;
 
 const d = HYPERPARAMETER_DEFAULTS;
@@ -160,7 +166,7 @@ export const JobSpecInput = Type.Object(
     webhookUrl: Type.Optional(WebhookUrl),
     queue: Type.Optional(QueueKind),
   },
-  { $id: 'JobSpecInput', additionalProperties: false, description: 'A fine-tuning job as submitted.' },
+  { title: 'JobSpecInput', additionalProperties: false, description: 'A fine-tuning job as submitted.' },
 );
 export type JobSpecInput = Static<typeof JobSpecInput>;
 
@@ -176,7 +182,7 @@ export const JobSpec = Type.Object(
     webhookUrl: Type.Union([WebhookUrl, Type.Null()]),
     queue: QueueKind,
   },
-  { $id: 'JobSpec', additionalProperties: false, description: 'A fine-tuning job with every default filled in.' },
+  { title: 'JobSpec', additionalProperties: false, description: 'A fine-tuning job with every default filled in.' },
 );
 export type JobSpec = Static<typeof JobSpec>;
 

@@ -1,12 +1,11 @@
 // The life of a job: queued → analyzing → training → evaluating → exporting → succeeded, or failed/cancelled
 // from any non-terminal state. Terminal states are final. The allowed transitions are listed here once; the
 // JobStore enforces them atomically in Redis.
-import { Type, type Static } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
+import { StringEnum } from './string-enum.ts';
 
 export const JOB_STATUSES = ['queued', 'analyzing', 'training', 'evaluating', 'exporting', 'succeeded', 'failed', 'cancelled'] as const;
-export const JobStatus = Type.Union(
-  JOB_STATUSES.map((s) => Type.Literal(s)),
-  { $id: 'JobStatus', description: 'queued → analyzing → training → evaluating → exporting → succeeded | failed | cancelled' },
+export const JobStatus = StringEnum(JOB_STATUSES, { title: 'JobStatus', description: 'queued → analyzing → training → evaluating → exporting → succeeded | failed | cancelled' },
 );
 export type JobStatus = Static<typeof JobStatus>;
 
