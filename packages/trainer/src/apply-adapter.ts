@@ -8,7 +8,7 @@ import {
 import { adapterLabels, applyAdapterWeights, readAdapter, type AdapterConfig } from './adapter.ts';
 import { baseModelFingerprint } from './base-fingerprint.ts';
 import { AdapterError } from './errors.ts';
-import { writeMergedModel } from './merged-export.ts';
+import { mergedMetadata, writeMergedModel } from './merged-export.ts';
 import { isTaskHeadKey } from './trainable.ts';
 
 export interface ApplyAdapterOptions extends ResolveOptions {
@@ -64,6 +64,6 @@ export async function applyAdapter(base: string, adapterDir: string, outDir: str
 
   const tokenizerFiles: string[] = [];
   for (const f of TOKENIZER_FILES) if (await stat(join(dir, f)).then((s) => s.isFile(), () => false)) tokenizerFiles.push(join(dir, f));
-  await writeMergedModel(outDir, config, merged, tokenizerFiles);
+  await writeMergedModel(outDir, config, merged, tokenizerFiles, mergedMetadata(adapter.strategy, adapter.baseModel.fingerprint));
   return { outDir, adapter, baseFingerprint, fingerprintMatches };
 }

@@ -2,7 +2,7 @@
 // committed model's parameters.
 import type { EncoderModel } from '@hifi/engine';
 import { writeAdapter, type AdapterConfig, type AdapterInfo } from './adapter.ts';
-import { writeMergedModel } from './merged-export.ts';
+import { mergedMetadata, writeMergedModel } from './merged-export.ts';
 
 export interface ExportOptions extends AdapterInfo {
   /** Write the adapter here (heads.safetensors + adapter_config.json). */
@@ -17,6 +17,6 @@ export interface ExportOptions extends AdapterInfo {
 export async function exportTrainedModel(model: EncoderModel, opts: ExportOptions): Promise<{ adapter: AdapterConfig | null; mergedDir: string | null }> {
   const state = model.stateDict();
   const adapter = opts.adapterDir ? await writeAdapter(opts.adapterDir, model.config, state, opts) : null;
-  if (opts.mergedDir) await writeMergedModel(opts.mergedDir, model.config, state, opts.tokenizerFiles, { hifi_strategy: opts.strategy, hifi_base: opts.baseFingerprint });
+  if (opts.mergedDir) await writeMergedModel(opts.mergedDir, model.config, state, opts.tokenizerFiles, mergedMetadata(opts.strategy, opts.baseFingerprint));
   return { adapter, mergedDir: opts.mergedDir ?? null };
 }

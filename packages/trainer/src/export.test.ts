@@ -82,6 +82,7 @@ for (const { fixture, spec, labels } of CASES) {
     const m = (await readSafetensors(join(mergedDir, 'model.safetensors'))).tensors;
     assert.deepEqual([...a.keys()].sort(), [...m.keys()].sort());
     for (const [k, v] of m) assert.deepEqual(a.get(k)!.data, v.data, k);
+    assert.ok((await readFile(join(applied, 'model.safetensors'))).equals(await readFile(join(mergedDir, 'model.safetensors'))), 'model.safetensors differs byte-wise');
     assert.deepEqual(JSON.parse(await readFile(join(applied, 'config.json'), 'utf8')), config);
   });
 }

@@ -9,6 +9,11 @@ import { writeFileAtomic } from './checkpoint-sink.ts';
 export const MERGED_WEIGHTS_FILE = 'model.safetensors';
 export const MERGED_CONFIG_FILE = 'config.json';
 
+/** The safetensors metadata of a merged export (the same from training and from applyAdapter). */
+export function mergedMetadata(strategy: string, baseFingerprint: string): Record<string, string> {
+  return { hifi_strategy: strategy, hifi_base: baseFingerprint };
+}
+
 /**
  * Writes config.json, model.safetensors (exactly the parameters of a *ForSequenceClassification model with this
  * config, checked by name and shape) and copies of the tokenizer files into `outDir`.

@@ -43,7 +43,7 @@ export interface TrainingPipelineSpec {
   dataDir?: string;
   /** Default 'hifi'. */
   strategy?: TrainingStrategy;
-  /** Heads to select (head strategies). Default {perLayer: 3}. */
+  /** Heads to select (head strategies). Default {perLayer: 3}. A maxTrainableParams budget is priced with the model's sizes. */
   budget?: SelectionBudget;
   /** Train exactly these heads: skips analysis and selection. */
   heads?: readonly HeadRef[];
@@ -198,8 +198,12 @@ export async function runTrainingPipeline(spec: TrainingPipelineSpec, opts: Pipe
         const analysisExamples = tokenize(p, sample(task.train, n, spec.analysisSeed ?? 42), maxLength);
         const batches = [...evalBatches(analysisExamples, { batchSize: 32, padId: model.config.padTokenId, taskType: task.taskType })];
         stage('analyze', `analysing ${model.config.numLayers}×${model.config.numHeads} heads on ${analysisExamples.length} examples`);
+        // A parameter budget is priced with this model's sizes.
+        const budget = spec.budget && 'maxTrainableParams' in spec.budget
+          ? { ...spec.budget, hiddenSize: model.config.hiddenSize, headDim: model.config.headDim, trainOutputProjection: hp.trainOutputProjection }
+          : spec.budget;
         analysis = await analyzeHeads(model, batches, {
-          strategy, budget: spec.budget, seed: hp.seed, modelFingerprint: fingerprint, signal,
+          strategy, budget, seed: hp.seed, modelFingerprint: fingerprint, signal,
           onProgress: (a) => progress('analyze', a.batches, batches.length, a.batches > 0 ? ((performance.now() - ta) / 1000 / a.batches) * (batches.length - a.batches) : null),
         });
         heads = normalizeHeads(model.config, analysis.selection.selected, 'selection');
