@@ -309,8 +309,9 @@ export class EncoderModel {
     const { w, b } = this.qkvProjection(i, opts.overrides);
     const qkv = fast.linear(x, w, b); // (B·T, 3C)
     const rate = opts.training ? this.config.attentionDropout : 0;
-    const context = fast.attention(qkv, mask, opts.headMask, { batchSize: B, seqLen: T, numHeads: H, headDim: d }, { rate, seed: this.siteSeed(opts, 1 + 3 * i) });
-    const headOutputs = tf.transpose(tf.reshape(context, [B, T, H, d]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, H, T, d)
+    const heads = { batchSize: B, seqLen: T, numHeads: H, headDim: d };
+    const context = fast.attention(qkv, mask, opts.headMask, heads, { rate, seed: this.siteSeed(opts, 1 + 3 * i) });
+    const headOutputs = fast.splitHeads(context, heads); // (B, H, T, d)
     return { headOutputs, context };
   }
 

@@ -593,3 +593,77 @@ export function attentionBackward(qkv: usize, rowStride: i32, qOff: i32, kOff: i
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// 2-D transpose y[C][R] = x[R][C], in 32×32 tiles of 4×4 SIMD blocks (scalar when a side is not a multiple of 4)
+
+export function transpose2d(x: usize, y: usize, R: i32, C: i32): void {
+  if ((R & 3) != 0 || (C & 3) != 0) {
+    for (let i = 0; i < R; i++) for (let j = 0; j < C; j++) store<f32>(y + (<usize>(j * R + i) << 2), load<f32>(x + (<usize>(i * C + j) << 2)));
+    return;
+  }
+  const rowX = (<usize>C) << 2;
+  const rowY = (<usize>R) << 2;
+  for (let i0 = 0; i0 < R; i0 += 32) {
+    const i1 = min(i0 + 32, R);
+    for (let j0 = 0; j0 < C; j0 += 32) {
+      const j1 = min(j0 + 32, C);
+      for (let i = i0; i < i1; i += 4) {
+        for (let j = j0; j < j1; j += 4) {
+          const src = x + (<usize>(i * C + j) << 2);
+          const r0 = v128.load(src), r1 = v128.load(src + rowX), r2 = v128.load(src + 2 * rowX), r3 = v128.load(src + 3 * rowX);
+          const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5);
+          const t1 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
+          const t2 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
+          const t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
+          const dst = y + (<usize>(j * R + i) << 2);
+          v128.store(dst, v128.shuffle<i32>(t0, t2, 0, 1, 4, 5));
+          v128.store(dst + rowY, v128.shuffle<i32>(t0, t2, 2, 3, 6, 7));
+          v128.store(dst + 2 * rowY, v128.shuffle<i32>(t1, t3, 0, 1, 4, 5));
+          v128.store(dst + 3 * rowY, v128.shuffle<i32>(t1, t3, 2, 3, 6, 7));
+        }
+      }
+    }
+  }
+}
+
+/** out[ids[i]] += rows[i] for n rows of C floats (out must be zeroed by the caller). */
+export function scatterAddRows(rows: usize, ids: usize, out: usize, n: i32, C: i32): void {
+  const C4 = C & ~3;
+  for (let i = 0; i < n; i++) {
+    const src = rows + (<usize>(i * C) << 2);
+    const dst = out + (<usize>(load<i32>(ids + ((<usize>i) << 2)) * C) << 2);
+    let c = 0;
+    for (; c < C4; c += 4) { const o = (<usize>c) << 2; v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o))); }
+    for (; c < C; c++) { const o = (<usize>c) << 2; store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o)); }
+  }
+}
+
+/** out[i] = table[ids[i]] for n rows of C floats; returns -1, or the position of the first id outside [0, V). */
+export function gatherRows(table: usize, ids: usize, out: usize, n: i32, C: i32, V: i32): i32 {
+  const bytes = (<usize>C) << 2;
+  for (let i = 0; i < n; i++) {
+    const id = load<i32>(ids + ((<usize>i) << 2));
+    if (id < 0 || id >= V) return i;
+    memory.copy(out + <usize>i * bytes, table + <usize>id * bytes, bytes);
+  }
+  return -1;
+}
+
+/**
+ * Head split [B, T, H, d] → [B, H, T, d] (toHeads) or its inverse, merge [B, H, T, d] → [B, T, H, d]; d % 4 == 0.
+ */
+export function permuteHeads(x: usize, y: usize, B: i32, T: i32, H: i32, d: i32, toHeads: bool): void {
+  const db = (<usize>d) << 2;
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      for (let h = 0; h < H; h++) {
+        const merged = <usize>(((b * T + t) * H + h) * d) << 2;
+        const split = <usize>(((b * H + h) * T + t) * d) << 2;
+        const src = x + (toHeads ? merged : split);
+        const dst = y + (toHeads ? split : merged);
+        for (let o: usize = 0; o < db; o += 16) v128.store(dst + o, v128.load(src + o));
+      }
+    }
+  }
+}

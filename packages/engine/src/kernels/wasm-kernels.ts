@@ -41,6 +41,10 @@ interface KernelExports {
   attentionBackward(qkv: number, rowStride: number, qOff: number, kOff: number, vOff: number, dout: number, stats: number,
     mask: number, headMask: number, B: number, T: number, H: number, d: number, scale: number,
     threshold: number, keepScale: number, seedMix: number, dqkv: number, dHeadMask: number, scratch: number): void;
+  transpose2d(x: number, y: number, R: number, C: number): void;
+  scatterAddRows(rows: number, ids: number, out: number, n: number, C: number): void;
+  gatherRows(table: number, ids: number, out: number, n: number, C: number, V: number): number;
+  permuteHeads(x: number, y: number, B: number, T: number, H: number, d: number, toHeads: boolean): void;
 }
 
 export const KERNEL_NAMES = {
@@ -54,6 +58,8 @@ export const KERNEL_NAMES = {
   dropout: 'HifiDropout',
   gatherRows: 'HifiGatherRows',
   scatterAddRows: 'HifiScatterAddRows',
+  transpose2d: 'HifiTranspose2D',
+  permuteHeads: 'HifiPermuteHeads',
 } as const;
 
 let kernels: KernelExports | undefined;
@@ -221,14 +227,10 @@ function registerWasmKernels(k: KernelExports): void {
       const [V, C] = table.shape;
       const n = tf.util.sizeFromShape(ids.shape);
       const out = backend.makeOutput([n, C], 'float32');
-      const heap = backend.wasm.asm.memory.buffer;
-      const src = new Float32Array(heap, ptr(backend, table), V * C);
-      const idx = new Int32Array(heap, ptr(backend, ids), n);
-      const dst = new Float32Array(heap, ptr(backend, out), n * C);
-      for (let i = 0; i < n; i++) {
-        const row = idx[i];
-        if (!(row >= 0 && row < V)) throw new Error(`embedding index ${row} is outside [0, ${V})`);
-        dst.set(src.subarray(row * C, row * C + C), i * C);
+      const bad = k.gatherRows(ptr(backend, table), ptr(backend, ids), ptr(backend, out), n, C, V);
+      if (bad >= 0) {
+        const id = new Int32Array(backend.wasm.asm.memory.buffer, ptr(backend, ids), n)[bad];
+        throw new Error(`embedding index ${id} (position ${bad}) is outside the table's ${V} rows`);
       }
       return out;
     },
@@ -243,17 +245,34 @@ function registerWasmKernels(k: KernelExports): void {
       const C = rows.shape[rows.shape.length - 1];
       const n = tf.util.sizeFromShape(ids.shape);
       const out = backend.makeOutput([V, C], 'float32');
-      const heap = backend.wasm.asm.memory.buffer;
-      const src = new Float32Array(heap, ptr(backend, rows), n * C);
-      const idx = new Int32Array(heap, ptr(backend, ids), n);
-      const dst = new Float32Array(heap, ptr(backend, out), V * C);
-      dst.fill(0);
-      for (let i = 0; i < n; i++) {
-        const o = idx[i] * C;
-        const s = i * C;
-        for (let c = 0; c < C; c++) dst[o + c] += src[s + c];
-      }
+      new Float32Array(backend.wasm.asm.memory.buffer, ptr(backend, out), V * C).fill(0);
+      k.scatterAddRows(ptr(backend, rows), ptr(backend, ids), ptr(backend, out), n, C);
       return out;
+    },
+  });
+
+  tf.registerKernel({
+    kernelName: KERNEL_NAMES.transpose2d, backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: be }) => {
+      const backend = be as WasmBackend;
+      const x = inputs.x as TensorInfo;
+      const [R, C] = x.shape;
+      const y = backend.makeOutput([C, R], 'float32');
+      k.transpose2d(ptr(backend, x), ptr(backend, y), R, C);
+      return y;
+    },
+  });
+
+  tf.registerKernel({
+    kernelName: KERNEL_NAMES.permuteHeads, backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: be, attrs }) => {
+      const backend = be as WasmBackend;
+      const x = inputs.x as TensorInfo;
+      const [B, T, H, d] = ['B', 'T', 'H', 'd'].map((n) => numAttr(attrs, n));
+      const toHeads = attrs?.toHeads === true;
+      const y = backend.makeOutput(toHeads ? [B, H, T, d] : [B * T, H * d], 'float32');
+      k.permuteHeads(ptr(backend, x), ptr(backend, y), B, T, H, d, toHeads);
+      return y;
     },
   });
 }
@@ -266,8 +285,8 @@ function registerGradients(): void {
       const [x, w] = saved as [tf.Tensor2D, tf.Tensor2D];
       const g = dy as tf.Tensor2D;
       return {
-        x: () => tf.matMul(g, tf.transpose(w)),
-        w: () => tf.matMul(tf.transpose(x), g),
+        x: () => tf.matMul(g, transpose2d(w)),
+        w: () => tf.matMul(transpose2d(x), g),
         b: () => tf.sum(g, 0),
       };
     },
@@ -327,14 +346,24 @@ function registerGradients(): void {
 
   tf.registerGradient({
     kernelName: KERNEL_NAMES.gatherRows,
-    inputsToSave: ['table', 'ids'],
-    gradFunc: (dy, saved) => {
-      const [table, ids] = saved;
+    inputsToSave: ['ids'], // not the table: saving it would copy it; its row count is an attribute
+    gradFunc: (dy, saved, attrs) => {
+      const [ids] = saved;
       return {
-        table: () => tf.engine().runKernel<tf.Tensor>(KERNEL_NAMES.scatterAddRows, { rows: dy as tf.Tensor, ids }, { numRows: table.shape[0] }),
+        table: () => tf.engine().runKernel<tf.Tensor>(KERNEL_NAMES.scatterAddRows, { rows: dy as tf.Tensor, ids }, { numRows: numAttr(attrs, 'numRows') }),
         ids: () => tf.zerosLike(ids),
       };
     },
+  });
+
+  tf.registerGradient({
+    kernelName: KERNEL_NAMES.permuteHeads,
+    gradFunc: (dy, _saved, attrs) => ({ x: () => tf.engine().runKernel<tf.Tensor>(KERNEL_NAMES.permuteHeads, { x: dy as tf.Tensor }, { ...attrs, toHeads: !attrs.toHeads }) }),
+  });
+
+  tf.registerGradient({
+    kernelName: KERNEL_NAMES.transpose2d,
+    gradFunc: (dy) => ({ x: () => transpose2d(dy as tf.Tensor2D) }),
   });
 }
 
@@ -414,5 +443,16 @@ export function dropout<T extends tf.Tensor>(x: T, rate: number, seed: number): 
 
 /** Rows of table [V, C] at ids (int32, any shape) → [ids.size, C]. */
 export function gatherRows(table: tf.Tensor, ids: tf.Tensor): tf.Tensor2D {
-  return tf.engine().runKernel<tf.Tensor2D>(KERNEL_NAMES.gatherRows, { table, ids });
+  return tf.engine().runKernel<tf.Tensor2D>(KERNEL_NAMES.gatherRows, { table, ids }, { numRows: table.shape[0] });
+}
+
+/** The merged context [B·T, H·d] as per-head outputs [B, H, T, d] (head size a multiple of 4). */
+export function splitHeads(x: tf.Tensor2D, shape: AttentionShape): tf.Tensor4D {
+  const { batchSize: B, seqLen: T, numHeads: H, headDim: d } = shape;
+  return tf.engine().runKernel<tf.Tensor4D>(KERNEL_NAMES.permuteHeads, { x }, { B, T, H, d, toHeads: true });
+}
+
+/** Transpose of a 2-D tensor (the wasm backend's own Transpose is several times slower). */
+export function transpose2d(x: tf.Tensor2D): tf.Tensor2D {
+  return tf.engine().runKernel<tf.Tensor2D>(KERNEL_NAMES.transpose2d, { x });
 }

@@ -1,0 +1,186 @@
+// Engine speed: forward and forward+backward milliseconds per batch, tokens/s and achieved GFLOP/s, on the tfjs
+// backend that initBackend() picks, for the fast path (the wasm kernels of packages/engine/src/kernels) and the
+// plain-tfjs reference path, plus PyTorch on the same machine as a reference column when python3 has torch.
+//
+//   node --import tsx bench/engine.ts [--reps N] [--quick] [--no-reference] [--no-torch] [--json FILE]
+//
+// Workloads: a bert-mini-sized encoder (4 layers, hidden 128, 8 heads, FFN 512; the shared bert-mini-hifi weights)
+// at B=32, T=128, and the two fixtures (tiny-bert, tiny-roberta) at B=32 and their longest sequence (64 positions).
+// forward = evaluation (no dropout, no tape). forward+backward = what a HiFi training step costs: dropout on, a
+// cross-entropy loss, gradients for the attention projections (query/key/value/output dense) of every layer and the
+// task head, so the backward pass runs through every layer; embeddings and feed-forward weights are frozen.
+//
+// FLOPs are counted analytically for the matmuls only (2 per multiply-add), with N = B·T tokens, C hidden,
+// F = FFN size, H heads of d = C/H, L layers:
+//   forward per layer   2·N·C·3C (QKV) + 2·N·C·C (output) + 2·2·N·C·F (FFN) + 2·2·B·H·T²·d (QKᵀ and P·V)
+//   backward per layer  the dense matmuls once more for ∂input (2·N·C·(4C + 2F)), 2× the attention matmuls
+//                       (∂Q, ∂K, ∂V, ∂P), and the weight gradients of the trainable projections 2·N·C·4C
+//   (the task head's matmuls on B rows are negligible and left out; the fast kernels' recomputation of QKᵀ in the
+//   backward pass is work they choose to do, so it is not counted)
+// The machine has 2 cores shared with other work: each figure is the minimum (and median) over --reps runs after a
+// warm-up run; minima are the most repeatable.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { EncoderModel, initBackend, parseConfig } from '@hifi/engine';
+import type { EncodedBatch, ModelConfig } from '@hifi/engine';
+import { readSafetensors } from '@hifi/engine/safetensors.ts';
+import { fastKernelsAvailable, setFastKernelsEnabled } from '@hifi/engine/kernels/wasm-kernels.ts';
+import { enableTraining } from '@hifi/trainer';
+
+const SHARED = resolve(process.env.HIFI_SHARED ?? join(import.meta.dirname, '..', '..', 'shared'));
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(`--${name}`);
+const option = (name: string) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : undefined; };
+const QUICK = flag('quick');
+const REPS = Number(option('reps') ?? (QUICK ? 2 : 5));
+
+interface Workload { name: string; dir: string; batchSize: number; seqLen: number }
+const WORKLOADS: Workload[] = [
+  { name: 'bert-mini (4L, 128h, 8 heads, FFN 512)', dir: join(SHARED, 'models/bert-mini-hifi'), batchSize: 32, seqLen: 128 },
+  { name: 'tiny-bert fixture (2L, 64h, 4 heads)', dir: join(SHARED, 'fixtures/tiny-bert'), batchSize: 32, seqLen: 64 },
+  { name: 'tiny-roberta fixture (3L, 64h, 8 heads)', dir: join(SHARED, 'fixtures/tiny-roberta'), batchSize: 32, seqLen: 64 },
+];
+
+export interface Timing { min: number; median: number }
+
+export function flops(config: ModelConfig, B: number, T: number): { forward: number; backward: number } {
+  const { hiddenSize: C, intermediateSize: F, numHeads: H, headDim: d, numLayers: L } = config;
+  const N = B * T;
+  const dense = 2 * N * C * (4 * C + 2 * F);
+  const attention = 2 * 2 * B * H * T * T * d;
+  const weightGrads = 2 * N * C * 4 * C;
+  return { forward: L * (dense + attention), backward: L * (dense + 2 * attention + weightGrads) };
+}
+
+function timeIt(fn: () => void, reps: number): Timing {
+  fn(); // warm-up (kernel set-up, fused weights, allocations)
+  const times: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { min: times[0], median: times[Math.floor(times.length / 2)] };
+}
+
+function syntheticBatch(config: ModelConfig, B: number, T: number): EncodedBatch {
+  const inputIds = new Int32Array(B * T);
+  const attentionMask = new Int32Array(B * T);
+  for (let b = 0; b < B; b++) {
+    const len = T - (b % 4) * Math.floor(T / 8); // a mix of full and padded rows
+    for (let t = 0; t < T; t++) {
+      const i = b * T + t;
+      attentionMask[i] = t < len ? 1 : 0;
+      inputIds[i] = t < len ? 1000 + ((i * 7919) % Math.min(20000, config.vocabSize - 1000)) : config.padTokenId;
+    }
+  }
+  return { batchSize: B, seqLen: T, inputIds, attentionMask, tokenTypeIds: new Int32Array(B * T) };
+}
+
+/** The parameters a HiFi step trains (all heads of every layer here) and the task head. */
+function trainableKeys(model: EncoderModel): string[] {
+  return model.paramNames().filter((k) => /\.attention\.(self\.(query|key|value)|output\.dense)\./.test(k) || k.startsWith('classifier.') || k.includes('.pooler.'));
+}
+
+function measure(model: EncoderModel, batch: EncodedBatch, reps: number): { forward: Timing; forwardBackward: Timing } {
+  const inputs = tf.tidy(() => model.inputsFromBatch(batch));
+  const labels = tf.tensor1d(Array.from({ length: batch.batchSize }, (_, b) => b % model.config.numLabels), 'int32');
+  const keys = trainableKeys(model);
+  const vars = keys.map((k) => tf.variable(model.param(k).clone()));
+  let step = 0;
+  const forward = timeIt(() => {
+    const logits = tf.tidy(() => model.forward(inputs).logits!);
+    logits.dataSync();
+    logits.dispose();
+  }, reps);
+  const forwardBackward = timeIt(() => {
+    const out = tf.tidy(() => {
+      const overrides = new Map<string, tf.Tensor>(keys.map((k, i) => [k, vars[i]]));
+      const { value, grads } = tf.variableGrads(() => {
+        const logits = model.forward(inputs, { training: true, dropoutSeed: ++step, overrides }).logits!;
+        return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, model.config.numLabels), logits) as tf.Scalar;
+      }, vars);
+      return [value, ...Object.values(grads)];
+    });
+    out[0].dataSync();
+    for (const g of out.slice(1)) g.dataSync();
+    tf.dispose(out);
+  }, Math.max(1, Math.ceil(reps / 2)));
+  tf.dispose([...Object.values(inputs), labels, ...vars]);
+  return { forward, forwardBackward };
+}
+
+interface TorchResult { torch: string; threads: number; blas: string; forward_ms: Timing; forward_backward_ms: Timing }
+
+function torchReference(config: ModelConfig, B: number, T: number, threads: number): TorchResult | string {
+  const python = process.env.HIFI_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+  try {
+    const out = execFileSync(python, [join(import.meta.dirname, 'torch_reference.py'),
+      '--layers', String(config.numLayers), '--hidden', String(config.hiddenSize), '--heads', String(config.numHeads),
+      '--ffn', String(config.intermediateSize), '--batch', String(B), '--seq', String(T), '--reps', String(REPS), '--threads', String(threads)],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000 });
+    return JSON.parse(out.trim().split('\n').pop()!) as TorchResult;
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    return msg.includes('No module named') ? 'torch not installed' : `failed: ${msg.split('\n')[0].slice(0, 120)}`;
+  }
+}
+
+const fmt = (ms: Timing) => `${ms.min.toFixed(0)} (${ms.median.toFixed(0)})`;
+const rate = (tokens: number, ms: number) => Math.round((tokens / ms) * 1000).toLocaleString('en-US');
+const gflops = (f: number, ms: number) => (f / ms / 1e6).toFixed(1);
+
+async function main(): Promise<void> {
+  const choice = await initBackend();
+  await enableTraining();
+  const fast = fastKernelsAvailable();
+  console.log(`# engine benchmark — backend ${choice.backend}${choice.backend === 'wasm' ? ` (SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'on' : 'off'}, threads ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? 'on' : 'off'})` : ''}; fast kernels ${fast ? 'available' : 'unavailable'}`);
+  console.log(`# ms per batch: min (median) of ${REPS} forward / ${Math.max(1, Math.ceil(REPS / 2))} forward+backward runs after a warm-up; node ${process.version}`);
+  const rows: string[][] = [];
+  const results: Record<string, unknown>[] = [];
+  const workloads = QUICK ? WORKLOADS.slice(0, 1) : WORKLOADS;
+  for (const w of workloads) {
+    const config = parseConfig(JSON.parse(readFileSync(join(w.dir, 'config.json'), 'utf8')), `${w.dir}/config.json`);
+    const { tensors } = await readSafetensors(join(w.dir, 'model.safetensors'));
+    const { model } = EncoderModel.fromStateDict(config, tensors);
+    const batch = syntheticBatch(config, w.batchSize, w.seqLen);
+    const f = flops(config, w.batchSize, w.seqLen);
+    const tokens = w.batchSize * w.seqLen;
+    const paths: { label: string; enabled: boolean }[] = [];
+    if (fast) paths.push({ label: `tfjs-${choice.backend} + hifi kernels`, enabled: true });
+    if (!flag('no-reference') || !fast) paths.push({ label: `tfjs-${choice.backend} plain ops`, enabled: false });
+    for (const p of paths) {
+      setFastKernelsEnabled(p.enabled);
+      const reps = p.enabled ? REPS : Math.min(REPS, 2); // the plain path is slow; fewer runs
+      const m = measure(model, batch, reps);
+      rows.push([w.name, `B=${w.batchSize} T=${w.seqLen}`, p.label, fmt(m.forward), rate(tokens, m.forward.min), gflops(f.forward, m.forward.min),
+        fmt(m.forwardBackward), rate(tokens, m.forwardBackward.min), gflops(f.forward + f.backward, m.forwardBackward.min)]);
+      results.push({ workload: w.name, batchSize: w.batchSize, seqLen: w.seqLen, path: p.label, flops: f, forwardMs: m.forward, forwardBackwardMs: m.forwardBackward });
+    }
+    setFastKernelsEnabled(true);
+    model.dispose();
+    if (!flag('no-torch')) {
+      for (const threads of QUICK ? [1] : [1, 2]) {
+        const t = torchReference(config, w.batchSize, w.seqLen, threads);
+        if (typeof t === 'string') { rows.push([w.name, `B=${w.batchSize} T=${w.seqLen}`, `PyTorch: ${t}`, '', '', '', '', '', '']); break; }
+        rows.push([w.name, `B=${w.batchSize} T=${w.seqLen}`, `PyTorch ${t.torch} CPU, ${t.threads} thread${t.threads > 1 ? 's' : ''} (reference)`,
+          fmt(t.forward_ms), rate(tokens, t.forward_ms.min), gflops(f.forward, t.forward_ms.min),
+          fmt(t.forward_backward_ms), rate(tokens, t.forward_backward_ms.min), gflops(f.forward + f.backward, t.forward_backward_ms.min)]);
+        results.push({ workload: w.name, path: `pytorch-${t.threads}t`, blas: t.blas, flops: f, forwardMs: t.forward_ms, forwardBackwardMs: t.forward_backward_ms });
+      }
+    }
+  }
+  const header = ['workload', 'batch', 'implementation', 'fwd ms', 'fwd tok/s', 'fwd GFLOP/s', 'fwd+bwd ms', 'fwd+bwd tok/s', 'fwd+bwd GFLOP/s'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  console.log(line(header));
+  console.log(`|${widths.map((n) => '-'.repeat(n + 2)).join('|')}|`);
+  for (const r of rows) console.log(line(r));
+  const jsonPath = option('json');
+  if (jsonPath) writeFileSync(jsonPath, JSON.stringify({ backend: choice.backend, results }, null, 2));
+}
+
+await main();
