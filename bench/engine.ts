@@ -86,7 +86,7 @@ function trainableKeys(model: EncoderModel): string[] {
 }
 
 function measure(model: EncoderModel, batch: EncodedBatch, reps: number): { forward: Timing; forwardBackward: Timing } {
-  const inputs = tf.tidy(() => model.inputsFromBatch(batch));
+  const inputs = model.inputsFromBatch(batch);
   const labels = tf.tensor1d(Array.from({ length: batch.batchSize }, (_, b) => b % model.config.numLabels), 'int32');
   const keys = trainableKeys(model);
   const vars = keys.map((k) => tf.variable(model.param(k).clone()));
@@ -109,7 +109,7 @@ function measure(model: EncoderModel, batch: EncodedBatch, reps: number): { forw
     for (const g of out.slice(1)) g.dataSync();
     tf.dispose(out);
   }, Math.max(1, Math.ceil(reps / 2)));
-  tf.dispose([...Object.values(inputs), labels, ...vars]);
+  tf.dispose([inputs.inputIds, inputs.attentionMask, inputs.tokenTypeIds ?? [], inputs.positionIds ?? [], labels, ...vars]);
   return { forward, forwardBackward };
 }
 
