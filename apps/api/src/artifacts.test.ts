@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { S3Store } from '@hifi/storage';
 import { startTestS3Server } from '@hifi/storage/s3-test-server.ts';
-import { storageKeys, type Artifact, type Job, type JobMetrics } from '@hifi/jobs';
+import { metricsFromEvents, storageKeys, type Artifact, type Job, type JobMetrics } from '@hifi/jobs';
 import { jobBody, startApi, type TestApi } from './test-support.ts';
 
 let api: TestApi;
@@ -112,16 +112,22 @@ test('artifact names with .., slashes or encoded traversal are rejected with a 4
   assert.equal((await rawGet(`${base}heads.json`)).status, 200, 'still serving');
 });
 
-test('metrics: points and latest values from metrics events; the final report embedded once stored', async () => {
+test('metrics: built from metrics events; then the stored final view with the trainer report embedded', async () => {
   const live = (await (await api.call(`/v1/jobs/${job.id}/metrics`)).json()) as JobMetrics;
+  assert.equal(live.final, false);
   assert.equal(live.report, null);
   assert.deepEqual(live.points.map((p) => [p.split, p.step]), [['train', 10], ['eval', 10], ['train', 20]]);
   assert.deepEqual(live.latest, { train: { loss: 0.5 }, eval: { accuracy: 0.7 } });
+  // What the worker stores at the end: the same view with final: true, and the trainer's summary.
+  const finalView = { ...metricsFromEvents(job.id, await api.jobs.readEvents(job.id, { limit: 1000 })), final: true };
+  finalView.points = finalView.points.slice(1);
+  await publish(api, job.id, 'metrics.json', Buffer.from(JSON.stringify(finalView)), 'application/json', 'metrics');
   const report = { schemaVersion: 1, kind: 'hifi-training-metrics', metrics: { main: 0.71 }, steps: 20 };
-  await publish(api, job.id, 'metrics.json', Buffer.from(JSON.stringify(report)), 'application/json', 'metrics');
+  await publish(api, job.id, 'training-metrics.json', Buffer.from(JSON.stringify(report)), 'application/json', 'metrics');
   const final = (await (await api.call(`/v1/jobs/${job.id}/metrics`)).json()) as JobMetrics;
+  assert.equal(final.final, true);
+  assert.equal(final.points.length, 2, 'served from metrics.json, not rebuilt from events');
   assert.deepEqual(final.report, report);
-  assert.equal(final.points.length, 3);
 });
 
 test('with S3 storage, ?redirect=1 answers 302 to a presigned URL that serves the file', async () => {

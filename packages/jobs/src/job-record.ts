@@ -32,8 +32,10 @@ export const WELL_KNOWN_ARTIFACTS = {
   heads: 'heads.json',
   /** The head graph/selection figure: GET /v1/jobs/{id}/heads.svg. */
   headsSvg: 'heads.svg',
-  /** Training and evaluation metrics over time: GET /v1/jobs/{id}/metrics. */
+  /** The final metrics view (JobMetrics with `final: true`): GET /v1/jobs/{id}/metrics. */
   metrics: 'metrics.json',
+  /** The trainer's summary, embedded as `report` in GET /v1/jobs/{id}/metrics. */
+  trainingReport: 'training-metrics.json',
 } as const;
 
 export const Artifact = Type.Object(

@@ -5,6 +5,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
+  check,
   HifiError,
   isArtifactName,
   JobMetrics,
@@ -21,7 +22,7 @@ import { parseRange } from '../range.ts';
 import { findJob, JobIdParams } from './jobs.ts';
 
 const PRESIGN_SECONDS = 300;
-const MAX_REPORT_BYTES = 8 * 1024 * 1024;
+const MAX_EMBEDDED_BYTES = 8 * 1024 * 1024;
 
 const ArtifactParams = Type.Object({
   id: Type.String({ maxLength: 64 }),
@@ -74,19 +75,19 @@ export const artifactRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.send(await hifi.objects.get(key));
   }
 
-  /** The worker's final metrics report, if stored (parsed; a missing or unreadable one is null). */
-  async function readReport(job: Job, request: FastifyRequest): Promise<Record<string, unknown> | null> {
-    const artifact = job.artifacts.find((a) => a.name === WELL_KNOWN_ARTIFACTS.metrics);
+  /** A small JSON artifact, parsed; null when absent, too large or unreadable (logged). */
+  async function readJsonArtifact(job: Job, name: string, request: FastifyRequest): Promise<Record<string, unknown> | null> {
+    const artifact = job.artifacts.find((a) => a.name === name);
     if (!artifact) return null;
-    if (artifact.size > MAX_REPORT_BYTES) {
-      request.log.warn({ jobId: job.id, size: artifact.size }, 'metrics.json is too large to embed');
+    if (artifact.size > MAX_EMBEDDED_BYTES) {
+      request.log.warn({ jobId: job.id, name, size: artifact.size }, 'artifact too large to embed');
       return null;
     }
     try {
-      const parsed: unknown = JSON.parse((await readObject(hifi.objects, storageKeys.artifact(job.id, artifact.name))).toString('utf8'));
+      const parsed: unknown = JSON.parse((await readObject(hifi.objects, storageKeys.artifact(job.id, name))).toString('utf8'));
       return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
     } catch (err) {
-      request.log.warn({ err, jobId: job.id }, 'could not read metrics.json');
+      request.log.warn({ err, jobId: job.id, name }, 'could not read a JSON artifact');
       return null;
     }
   }
@@ -178,13 +179,16 @@ export const artifactRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['artifacts'],
         summary: 'A job’s metrics',
-        description: 'Metric points from the job’s `metrics` events, the latest train/eval values, and the worker’s final report (`metrics.json`) once written.',
+        description: 'Metric points and the latest train/eval values: the final `metrics.json` once the job stored it (`final: true`), else built from the job’s `metrics` events. `report` embeds the trainer’s summary (`training-metrics.json`) when present.',
         params: JobIdParams,
         response: { 200: ref(JobMetrics, 'JobMetrics', 'Metric points and the latest values.'), ...COMMON_ERROR_RESPONSES },
       },
     },
     async (request) => {
       const job = await findJob(hifi.jobs, request.params.id, request.tenant);
+      const report = await readJsonArtifact(job, WELL_KNOWN_ARTIFACTS.trainingReport, request);
+      const stored = check(JobMetrics, { ...(await readJsonArtifact(job, WELL_KNOWN_ARTIFACTS.metrics, request)), report });
+      if (stored.ok) return { ...stored.value, jobId: job.id };
       const events: JobEvent[] = [];
       let after = 0;
       for (;;) {
@@ -193,7 +197,7 @@ export const artifactRoutes: FastifyPluginAsyncTypebox = async (app) => {
         if (page.length < 1000) break;
         after = page.at(-1)!.id;
       }
-      return metricsFromEvents(job.id, events, await readReport(job, request));
+      return { ...metricsFromEvents(job.id, events), report };
     },
   );
 };
