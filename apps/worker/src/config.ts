@@ -2,7 +2,7 @@
 // WorkerConfigError naming the variable. apps/worker/README.md lists the same variables.
 import { homedir, tmpdir } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
-import { DEFAULT_REDIS_PREFIX, QUEUE_KINDS, redisKeys, type QueueKind } from '@hifi/jobs';
+import { DEFAULT_REDIS_PREFIX, JOB_CATALOG, QUEUE_KINDS, redisKeys, type QueueKind } from '@hifi/jobs';
 import { storageConfigFromEnv, type StorageConfig } from '@hifi/storage';
 
 export interface WorkerConfig {
@@ -29,6 +29,10 @@ export interface WorkerConfig {
   maxStalledCount: number;
   /** Longest a job may run before it is aborted and failed with JOB_TIMEOUT. */
   jobTimeoutMs: number;
+  /** A resumable checkpoint every N optimiser steps (0: only at evaluations and by time). */
+  checkpointEverySteps: number;
+  /** …and at least every this many minutes of training (0: never by time). */
+  checkpointMinutes: number;
   /** Minimum ms between two progress writes of one job. */
   progressThrottleMs: number;
   /** HMAC key of webhook signatures; null sends webhooks unsigned (a warning is logged). */
@@ -126,7 +130,9 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     lockDurationMs,
     stalledIntervalMs: integer(env, 'HIFI_STALLED_INTERVAL_MS', 30_000, 100, 24 * 3_600_000),
     maxStalledCount: integer(env, 'HIFI_MAX_STALLED_COUNT', 2, 0, 1000),
-    jobTimeoutMs: integer(env, 'HIFI_JOB_TIMEOUT_MS', 6 * 3_600_000, 1000, 30 * 24 * 3_600_000),
+    jobTimeoutMs: integer(env, 'HIFI_JOB_TIMEOUT_MS', JOB_CATALOG.finetune.timeoutMs, 1000, 30 * 24 * 3_600_000),
+    checkpointEverySteps: integer(env, 'HIFI_CHECKPOINT_EVERY_STEPS', 0, 0, 10_000_000),
+    checkpointMinutes: integer(env, 'HIFI_CHECKPOINT_MINUTES', 10, 0, 24 * 60),
     progressThrottleMs: integer(env, 'HIFI_PROGRESS_THROTTLE_MS', 1000, 0, 3_600_000),
     webhookSecret: value(env, 'HIFI_WEBHOOK_SECRET') ?? null,
     webhookAttempts: integer(env, 'HIFI_WEBHOOK_ATTEMPTS', 8, 1, 100),

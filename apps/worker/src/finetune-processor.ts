@@ -183,9 +183,6 @@ export async function processFinetuneJob(bullJob: FinetuneBullJob, token: string
     if (stopped === 'cancel' || stopped === 'timeout' || stopped === 'lock-lost') throw controller.signal.reason;
 
     r.stage('exporting');
-    if (result.finalMetrics && Object.keys(result.finalMetrics).length > 0) {
-      r.progress({ step: job.progress?.step ?? 0, totalSteps: null, epoch: null, metrics: result.finalMetrics, etaSeconds: 0 }, { force: true });
-    }
     await r.flush();
     const files: ArtifactFile[] = result.files.map((f) => (f.name === 'metrics.json' ? { ...f, name: 'training-metrics.json' } : f));
     const metrics = { ...metricsFromEvents(jobId, await allEvents(jobs, jobId)), final: true };

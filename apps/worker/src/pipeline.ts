@@ -48,8 +48,6 @@ export interface PipelineContext {
 export interface PipelineResult {
   /** Every output file; they become the job's final artifact set. */
   files: ArtifactFile[];
-  /** The final evaluation, recorded as the last `metrics` event when the pipeline did not report it. */
-  finalMetrics?: MetricValues;
 }
 
 export type JobPipeline = (ctx: PipelineContext) => Promise<PipelineResult>;
