@@ -29,7 +29,7 @@ test('/readyz is a 503 problem naming what is down', async () => {
   // Port 1 refuses connections; a data dir below a regular file cannot be created.
   const dir = await mkdtemp(join(tmpdir(), 'hifi-readyz-'));
   await writeFile(join(dir, 'file'), 'x');
-  const config = loadConfig({ REDIS_URL: 'redis://127.0.0.1:1', HIFI_DATA_DIR: join(dir, 'file', 'data'), LOG_LEVEL: 'silent' });
+  const config = loadConfig({ REDIS_URL: 'redis://127.0.0.1:1', HIFI_DATA_DIR: join(dir, 'file', 'data'), LOG_LEVEL: 'silent', HIFI_API_KEYS: 'acme:acme-secret-key' });
   const app = await buildApp({ config, processMetrics: false });
   try {
     const res = await app.inject({ method: 'GET', url: '/readyz' });
@@ -40,6 +40,9 @@ test('/readyz is a 503 problem naming what is down', async () => {
     assert.match(body.detail, /Redis \(redis:\/\/127\.0\.0\.1:1\)/);
     assert.match(body.detail, /storage \(fs:/);
     assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'liveness does not depend on Redis');
+    const list = await app.inject({ method: 'GET', url: '/v1/jobs', headers: { authorization: 'Bearer acme-secret-key' } });
+    assert.equal(list.statusCode, 503, 'a request that needs Redis is a 503, not a 500');
+    assert.equal((list.json() as { code: string }).code, 'NOT_READY');
   } finally {
     await app.close();
     await rm(dir, { recursive: true, force: true });

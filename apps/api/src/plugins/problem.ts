@@ -4,7 +4,9 @@
 // under the request id, never to the client.
 import fp from 'fastify-plugin';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { MaxRetriesPerRequestError } from 'ioredis';
 import { ERROR_CATALOGUE, HifiError, problemType, type ErrorCode } from '@hifi/jobs';
+import { InvalidRangeError, NotFoundError, StorageUnavailableError } from '@hifi/storage';
 import { fieldErrors } from '../validation.ts';
 import type { Problem } from '../schemas.ts';
 
@@ -43,6 +45,10 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, code: 
   return reply.code(def.status).type('application/problem+json').send(problem);
 }
 
+function isRedisConnectionError(err: Error): boolean {
+  return /^(Connection is closed|Stream isn't writeable|connect ECONNREFUSED)/.test(err.message);
+}
+
 function isSyntaxErrorFromParser(err: FastifyError): boolean {
   // secure-json-parse throws a SyntaxError that Fastify marks with statusCode 400.
   return err instanceof SyntaxError && err.statusCode === 400;
@@ -74,6 +80,17 @@ export const problemPlugin = fp(
         return sendProblem(reply, request, mapped, detail);
       }
       if (err.statusCode === 429) return sendProblem(reply, request, 'RATE_LIMITED', err.message);
+      // Dependencies that are away are a 503 (retry later), not a bug.
+      if (err instanceof MaxRetriesPerRequestError || isRedisConnectionError(err)) {
+        request.log.warn({ err: err.message }, 'Redis is not available');
+        return sendProblem(reply, request, 'NOT_READY', 'Redis is not available; try again shortly');
+      }
+      if (err instanceof StorageUnavailableError) {
+        request.log.warn({ err: err.message }, 'object storage is not available');
+        return sendProblem(reply, request, 'STORAGE_UNAVAILABLE', 'object storage is not available; try again shortly');
+      }
+      if (err instanceof NotFoundError) return sendProblem(reply, request, 'NOT_FOUND', 'the file is not in storage');
+      if (err instanceof InvalidRangeError) return sendProblem(reply, request, 'RANGE_NOT_SATISFIABLE', err.message);
       if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
         // A client error from Fastify or a plugin that has no entry of its own: keep its status.
         const code: ErrorCode = err.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : err.statusCode === 415 ? 'UNSUPPORTED_MEDIA' : err.statusCode === 404 ? 'NOT_FOUND' : 'VALIDATION_FAILED';
