@@ -298,9 +298,11 @@ describe('memory', () => {
         tf.dispose(grads);
       };
       step(); // warm-up: builds the model's fused QKV weights once
-      const before = tf.memory().numTensors;
+      const before = tf.memory();
       for (let i = 0; i < 3; i++) step();
-      assert.equal(tf.memory().numTensors, before, `${f.name}: tensor count grew`);
+      assert.equal(tf.memory().numTensors, before.numTensors, `${f.name}: tensor count grew`);
+      assert.equal(tf.memory().numDataBuffers, before.numDataBuffers, `${f.name}: backend buffer count grew`);
+      assert.equal(tf.memory().numBytes, before.numBytes, `${f.name}: tensor bytes grew`);
       v.dispose();
     }
   });

@@ -667,3 +667,15 @@ export function permuteHeads(x: usize, y: usize, B: i32, T: i32, H: i32, d: i32,
     }
   }
 }
+
+/** out[c] = Σ_r x[r][c] over R rows of C floats (a bias gradient). */
+export function sumRows(x: usize, out: usize, R: i32, C: i32): void {
+  const C4 = C & ~3;
+  for (let c = 0; c < C; c++) store<f32>(out + ((<usize>c) << 2), 0);
+  for (let r = 0; r < R; r++) {
+    const row = x + (<usize>(r * C) << 2);
+    let c = 0;
+    for (; c < C4; c += 4) { const o = (<usize>c) << 2; v128.store(out + o, f32x4.add(v128.load(out + o), v128.load(row + o))); }
+    for (; c < C; c++) { const o = (<usize>c) << 2; store<f32>(out + o, load<f32>(out + o) + load<f32>(row + o)); }
+  }
+}

@@ -25,6 +25,7 @@ interface WasmBackend {
   wasm: { asm: { memory: { buffer: ArrayBuffer } }; _malloc(bytes: number): number; _free(ptr: number): void };
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: 'float32' | 'int32'): TensorInfo;
+  incRef(dataId: object): void;
 }
 
 /** The functions exported by hifi-kernels.wasm (pointers are byte offsets on the tfjs heap). */
@@ -45,6 +46,7 @@ interface KernelExports {
   scatterAddRows(rows: number, ids: number, out: number, n: number, C: number): void;
   gatherRows(table: number, ids: number, out: number, n: number, C: number, V: number): number;
   permuteHeads(x: number, y: number, B: number, T: number, H: number, d: number, toHeads: boolean): void;
+  sumRows(x: number, out: number, R: number, C: number): void;
 }
 
 export const KERNEL_NAMES = {
@@ -60,6 +62,7 @@ export const KERNEL_NAMES = {
   scatterAddRows: 'HifiScatterAddRows',
   transpose2d: 'HifiTranspose2D',
   permuteHeads: 'HifiPermuteHeads',
+  sumRows: 'HifiSumRows',
 } as const;
 
 let kernels: KernelExports | undefined;
@@ -103,9 +106,30 @@ function dropoutArgs(attrs: NamedAttrMap | undefined): [threshold: number, keepS
 /** Reshaped view of a tensor info (no copy): the wasm kernels address data by dataId. */
 const view = (t: TensorInfo, shape: number[]): TensorInfo => ({ dataId: t.dataId, shape, dtype: t.dtype });
 
+/**
+ * tfjs keeps every tensor a gradient needs by cloning it (engine.saveTensorsForBackwardMode → Identity), and the wasm
+ * backend's Identity copies the data. Tensors are immutable, so sharing the buffer is enough (what the cpu backend and
+ * the wasm Reshape already do): the clone takes a reference, and the buffer is freed with its last tensor.
+ */
+function shareIdentityBuffers(): void {
+  const copying = tf.getKernel('Identity', 'wasm');
+  if (!copying) return;
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({
+    kernelName: 'Identity', backendName: 'wasm',
+    kernelFunc: (args) => {
+      const x = args.inputs.x as TensorInfo;
+      if (x.dtype === 'string') return copying.kernelFunc(args);
+      (args.backend as WasmBackend).incRef(x.dataId);
+      return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+    },
+  });
+}
+
 function registerWasmKernels(k: KernelExports): void {
   const fusedMatMul = tf.getKernel('_FusedMatMul', 'wasm');
   if (!fusedMatMul) throw new Error('the wasm backend has no _FusedMatMul kernel');
+  shareIdentityBuffers();
 
   tf.registerKernel({
     kernelName: KERNEL_NAMES.linear, backendName: 'wasm',
@@ -264,6 +288,18 @@ function registerWasmKernels(k: KernelExports): void {
   });
 
   tf.registerKernel({
+    kernelName: KERNEL_NAMES.sumRows, backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: be }) => {
+      const backend = be as WasmBackend;
+      const x = inputs.x as TensorInfo;
+      const [R, C] = x.shape;
+      const y = backend.makeOutput([C], 'float32');
+      k.sumRows(ptr(backend, x), ptr(backend, y), R, C);
+      return y;
+    },
+  });
+
+  tf.registerKernel({
     kernelName: KERNEL_NAMES.permuteHeads, backendName: 'wasm',
     kernelFunc: ({ inputs, backend: be, attrs }) => {
       const backend = be as WasmBackend;
@@ -287,7 +323,7 @@ function registerGradients(): void {
       return {
         x: () => tf.matMul(g, transpose2d(w)),
         w: () => tf.matMul(transpose2d(x), g),
-        b: () => tf.sum(g, 0),
+        b: () => tf.engine().runKernel<tf.Tensor>(KERNEL_NAMES.sumRows, { x: g }), // tf.sum(g, 0) is slow on wasm
       };
     },
   });
