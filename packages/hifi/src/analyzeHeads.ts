@@ -19,6 +19,9 @@ export interface HeadAnalysisModel {
   forward(batch: EncodedBatch, opts: ForwardOptions): ForwardOutput;
 }
 
+export type AnalysisCompute = 'host' | 'tfjs' | 'reference';
+export const ANALYSIS_COMPUTE_MODES: readonly AnalysisCompute[] = ['host', 'tfjs', 'reference'];
+
 export interface AnalysisProgress {
   batches: number;
   examples: number;
@@ -37,10 +40,13 @@ export interface AnalyzeHeadsOptions {
   /** Seed of the `random` strategy (default 0). */
   seed?: number;
   /**
-   * Where the per-batch Gram matrices are formed: 'tfjs' (default; batched matMuls on the model's backend, float32)
-   * or 'host' (the float64 reference: head outputs are read to host and processed in JS).
+   * How the statistics are computed from the head outputs (see ANALYSIS_COMPUTE_MODES):
+   * 'host' (default): the head outputs are read to host once per batch and processed in float64 with the least-work
+   *   Grams and the tridiagonal QL eigenvalue solver (the fastest on the wasm and cpu backends);
+   * 'tfjs': the Gram matrices are formed with batched matMuls on the model's backend (float32), the eigenvalues on host;
+   * 'reference': the literal definition in float64 (full (H·d)² Gram per example, Jacobi eigenvalues); slow.
    */
-  compute?: 'tfjs' | 'host';
+  compute?: AnalysisCompute;
   /** sha256 of the model config and weights (see fingerprintWeights), recorded in the report. */
   modelFingerprint?: string;
   /** Hash of the sampled data (see hashSampledData); default: sha256 of the batches' real token ids. */
@@ -65,15 +71,20 @@ export async function analyzeHeads(
 ): Promise<HeadAnalysis> {
   const start = performance.now();
   const { numLayers, numHeads, headDim } = model.config;
-  const compute = opts.compute ?? 'tfjs';
-  if (compute !== 'tfjs' && compute !== 'host') throw new RangeError(`analyzeHeads: compute must be 'tfjs' or 'host', got ${JSON.stringify(compute)}`);
+  const compute = opts.compute ?? 'host';
+  if (!ANALYSIS_COMPUTE_MODES.includes(compute)) {
+    throw new RangeError(`analyzeHeads: compute must be one of ${ANALYSIS_COMPUTE_MODES.map((m) => `'${m}'`).join(', ')}, got ${JSON.stringify(compute)}`);
+  }
   const statistics = new HeadStatistics({ numLayers, numHeads, headDim }, { jacobi: opts.jacobi });
+  let deviceMs = 0;
+  let hostMs = 0;
   const hasher = opts.dataHash === undefined ? new TokenDataHasher() : undefined;
   let batchCount = 0;
   opts.signal?.throwIfAborted();
   for await (const batch of batches) {
     opts.signal?.throwIfAborted();
     hasher?.addBatch(batch);
+    const t0 = performance.now();
     if (compute === 'tfjs') {
       let spaces: Pick<BatchGramsTensors, 'space' | 'n'>[] = [];
       const kept = tf.tidy(() => {
@@ -84,7 +95,11 @@ export async function analyzeHeads(
         return layers.flatMap((l) => [l.grams, l.cross]);
       });
       const stats = spaces.map((s, l) => ({ ...s, grams: kept[2 * l] as tf.Tensor4D, cross: kept[2 * l + 1] as tf.Tensor3D }));
-      statistics.addBatchGrams(await readBatchGrams(stats), batch);
+      const grams = await readBatchGrams(stats);
+      const t1 = performance.now();
+      deviceMs += t1 - t0;
+      statistics.addBatchGrams(grams, batch);
+      hostMs += performance.now() - t1;
     } else {
       const outputs = tf.tidy(() => requireHeadOutputs(model.forward(batch, { outputHeadOutputs: true, skipTaskHead: true }), numLayers));
       let host: Float32Array[];
@@ -93,7 +108,11 @@ export async function analyzeHeads(
       } finally {
         tf.dispose(outputs);
       }
-      statistics.addBatch(host, batch);
+      const t1 = performance.now();
+      deviceMs += t1 - t0;
+      if (compute === 'host') statistics.addBatch(host, batch);
+      else statistics.addBatchReference(host, batch);
+      hostMs += performance.now() - t1;
     }
     batchCount++;
     opts.onProgress?.({ batches: batchCount, examples: statistics.summary().examplesSeen, elapsedMs: performance.now() - start });
@@ -106,7 +125,7 @@ export async function analyzeHeads(
   const statisticsMs = performance.now() - start;
   const result = rankAndSelect(statistics, { ...opts, compute, dataHash: opts.dataHash ?? hasher?.digest(), hiddenSize: model.config.hiddenSize });
   const totalMs = performance.now() - start;
-  result.report.timings = { statisticsMs, rankingMs: totalMs - statisticsMs, totalMs };
+  result.report.timings = { statisticsMs, rankingMs: totalMs - statisticsMs, totalMs, forwardMs: deviceMs, hostStatisticsMs: hostMs };
   return result;
 }
 
@@ -131,7 +150,7 @@ export function rankAndSelect(
     maxIterations: opts.maxIterations ?? PAGE_RANK_DEFAULTS.maxIterations,
     edgeThreshold: opts.edgeThreshold ?? 0,
     seed: opts.seed ?? 0,
-    compute: opts.compute ?? 'tfjs',
+    compute: opts.compute ?? 'host',
     teleport: 'richness',
   };
   const richness = Array.from({ length: L }, (_, l) => statistics.richness(l));

@@ -48,7 +48,7 @@ export interface AnalysisConfig {
   maxIterations: number;
   edgeThreshold: number;
   seed: number;
-  compute: 'tfjs' | 'host';
+  compute: 'host' | 'tfjs' | 'reference';
   teleport: 'richness';
 }
 
@@ -61,8 +61,12 @@ export interface HeadReport {
   selection: { selected: [number, number][]; targetCount: number; trainableParams: number | null; warnings: string[] };
   heads: HeadReportEntry[];
   layers: HeadReportLayer[];
-  /** Wall-clock milliseconds. */
-  timings: { statisticsMs: number; rankingMs: number; totalMs: number };
+  /**
+   * Wall-clock milliseconds. statisticsMs covers the batches (model forward passes and statistics), rankingMs the
+   * graphs, PageRank and selection. When present, forwardMs is the part of statisticsMs spent in the model (and, for
+   * compute 'tfjs', the device Grams) and reading results, hostStatisticsMs the host-side statistics.
+   */
+  timings: { statisticsMs: number; rankingMs: number; totalMs: number; forwardMs?: number; hostStatisticsMs?: number };
 }
 
 export interface BuildHeadReportInput {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HeadStatistics, maskFromLengths, type BatchMask } from './headStatistics.ts';
+import { ExampleGrams } from './exampleGrams.ts';
 import { assertClose, gaussian } from './testSupport.ts';
 
 /** Builds a [B, H, T, d] head-output buffer from a per-(b, h, t, k) function. */
@@ -122,6 +123,87 @@ test('wrong shapes are rejected with messages that name the field', () => {
   assert.throws(() => stats.addBatch([new Float32Array(12)], mask), /head outputs for 1 layers, expected 2/);
   assert.throws(() => stats.addBatch([new Float32Array(12), new Float32Array(11)], mask), /layer 1 head output has 11 values/);
   assert.throws(() => stats.addBatch([new Float32Array(12), new Float32Array(12)], { batchSize: 1, seqLen: 3, attentionMask: [1, 1] }), /attentionMask has 2 values/);
+  assert.throws(() => stats.addBatchReference([new Float32Array(12)], mask), /addBatchReference: got head outputs for 1 layers, expected 2/);
   assert.throws(() => new HeadStatistics({ numLayers: 0, numHeads: 2, headDim: 2 }), /numLayers must be a positive integer/);
+  assert.throws(() => new HeadStatistics({ numLayers: 1, numHeads: 2, headDim: 2 }, { eigenSolver: 'lapack' as never }), /eigenSolver must be 'ql' or 'jacobi'/);
   assert.throws(() => maskFromLengths([4], 3), /lengths\[0\]=4/);
+});
+
+/** [B, H, T, d] outputs whose heads share a common component (so RV is far from 0 and 1); padding holds junk. */
+function correlatedBatch(B: number, L: number, H: number, T: number, d: number, seed: number): Float32Array[] {
+  const g = gaussian(seed);
+  return Array.from({ length: L }, () => {
+    const common = Float64Array.from({ length: B * T * d }, g);
+    return outputs(B, H, T, d, (b, h, t, k) => common[(b * T + t) * d + k] * (0.5 + 0.4 * h) + g() + 0.2 * k);
+  });
+}
+
+function assertSameStatistics(a: HeadStatistics, b: HeadStatistics, rel: number, what: string): void {
+  assert.deepEqual(a.summary(), b.summary(), `${what}: summaries`);
+  for (let l = 0; l < a.numLayers; l++) {
+    b.richness(l).forEach((v, h) => assertClose(a.richness(l)[h] / v, 1, rel, `${what}: richness L${l}H${h}`));
+    b.correlation(l).forEach((v, k) => assertClose(a.correlation(l)[k], v, rel, `${what}: RV L${l}[${k}]`));
+  }
+}
+
+test('the fast host path equals the reference (full (H·d)² Gram + Jacobi) in every Gram space and cross route', () => {
+  // H = 3, d = 4: eigenvalues in token space for T_e ≤ 4, cross terms through the token Grams up to T_e = 8, and
+  // through the feature blocks above.
+  assert.equal(ExampleGrams.crossViaTokens(8, 3, 4), true);
+  assert.equal(ExampleGrams.crossViaTokens(9, 3, 4), false);
+  const cases: { H: number; d: number; T: number; lengths: number[] }[] = [
+    { H: 3, d: 4, T: 12, lengths: [12, 9, 8, 5, 4, 3, 2, 1] },
+    { H: 1, d: 5, T: 7, lengths: [7, 3, 2] },
+    { H: 8, d: 16, T: 40, lengths: [40, 17, 16, 12, 2] },
+  ];
+  for (const [i, { H, d, T, lengths }] of cases.entries()) {
+    const L = 2;
+    const outs = correlatedBatch(lengths.length, L, H, T, d, 50 + i);
+    const mask = maskFromLengths(lengths, T);
+    const fast = new HeadStatistics({ numLayers: L, numHeads: H, headDim: d });
+    fast.addBatch(outs, mask);
+    const reference = new HeadStatistics({ numLayers: L, numHeads: H, headDim: d });
+    reference.addBatchReference(outs, mask);
+    assertSameStatistics(fast, reference, 1e-10, `case ${i}`);
+    const jacobi = new HeadStatistics({ numLayers: L, numHeads: H, headDim: d }, { eigenSolver: 'jacobi' });
+    jacobi.addBatch(outs, mask);
+    assertSameStatistics(jacobi, reference, 1e-10, `case ${i} with Jacobi`);
+    if (H > 1) {
+      const rv = reference.correlation(0)[1];
+      assert.ok(rv > 0.05 && rv < 0.999, `case ${i}: the data should give a non-trivial RV, got ${rv}`);
+    }
+  }
+});
+
+test('real tokens anywhere in the row: left padding and holes give the same statistics as the packed example', () => {
+  const [L, H, T, d] = [1, 2, 6, 3];
+  const packed = correlatedBatch(1, L, H, T, d, 9);
+  // Same 4 real tokens at positions 1, 2, 4, 5 of a row whose other positions hold junk.
+  const positions = [1, 2, 4, 5];
+  const spread = outputs(1, H, T, d, (_b, h, t, k) => (positions.includes(t) ? packed[0][(h * T + positions.indexOf(t)) * d + k] : 1000 + t));
+  const a = new HeadStatistics({ numLayers: L, numHeads: H, headDim: d });
+  a.addBatch(packed, maskFromLengths([4], T));
+  const b = new HeadStatistics({ numLayers: L, numHeads: H, headDim: d });
+  b.addBatch([spread], { batchSize: 1, seqLen: T, attentionMask: [0, 1, 1, 0, 1, 1] });
+  assertSameStatistics(b, a, 1e-12, 'holes');
+});
+
+test("the accumulator's memory does not depend on the number of examples", () => {
+  const [L, H, T, d] = [2, 4, 24, 8];
+  const memoryAfter = (n: number) => {
+    const stats = new HeadStatistics({ numLayers: L, numHeads: H, headDim: d });
+    const g = gaussian(n);
+    for (let seen = 0; seen < n; seen += 32) {
+      // Every batch has one example of the full length T, the rest vary, so the longest example is the same.
+      const lengths = Array.from({ length: 32 }, (_, i) => (i === 0 ? T : 2 + Math.floor(Math.abs(g()) * 7) % (T - 1)));
+      stats.addBatch(Array.from({ length: L }, () => outputs(32, H, T, d, () => g())), maskFromLengths(lengths, T));
+    }
+    assert.equal(stats.summary().examplesSeen, n);
+    return stats.memory();
+  };
+  const small = memoryAfter(64);
+  const large = memoryAfter(1024);
+  assert.deepEqual(large, small);
+  assert.equal(small.accumulatorBytes, 8 * (L * H + L * H * H + L), 'L·H richness sums, L·H² RV sums, L counts (float64)');
+  assert.ok(small.scratchBytes > 0 && small.scratchBytes < 64 * 1024, `scratch ${small.scratchBytes} B`);
 });

@@ -1,6 +1,7 @@
 // Streaming per-head statistics over a sample of examples: the information richness of each head (mean nuclear norm
 // of its centred output) and the correlation between heads of the same layer (mean RV coefficient). Only running
-// sums are kept: memory is O(L·H²) whatever the number of examples.
+// sums are kept: memory is O(L·H²) whatever the number of examples, plus scratch space that grows with the longest
+// example (never with their number).
 //
 // Notation, for one example and one layer: O_h is the [T_e, d] output of head h over the example's T_e real tokens,
 // Ō_h = O_h − 1·mean_t(O_h) is it centred over the tokens, and
@@ -12,7 +13,16 @@
 // Examples with fewer than 2 real tokens have Ō = 0: they carry no information about either quantity and are
 // skipped (counted in `examplesSkipped`), so they do not drag the means towards 0. A head whose centred output is
 // exactly 0 on an example with ≥ 2 tokens has RV 0 with every other head (and 1 with itself) on that example.
+//
+// Three ways in, one accumulator:
+//  - addBatch: the fast host path (float64): per example, the least-work Grams of exampleGrams.ts and the
+//    tridiagonal QL eigenvalue solver.
+//  - addBatchReference: the literal definition (float64): the full (H·d)×(H·d) Gram of the concatenated outputs and
+//    the cyclic Jacobi eigenvalue method. Slow; the yardstick of the tests.
+//  - addBatchGrams: Grams formed on the tfjs backend (headStatisticsTf.ts) and read to host.
 import { nuclearNormFromGram, type JacobiOptions } from './symmetricEigen.ts';
+import { TridiagonalEigenSolver } from './tridiagonalEigen.ts';
+import { ExampleGrams } from './exampleGrams.ts';
 
 export interface HeadShape {
   numLayers: number;
@@ -60,11 +70,30 @@ export interface HeadStatisticsSummary {
   tokensUsed: number;
 }
 
+/** Eigenvalue method for the richness: 'ql' (tridiagonal QL, the default) or 'jacobi' (cyclic Jacobi, the reference). */
+export type EigenSolverName = 'ql' | 'jacobi';
+
+export interface HeadStatisticsOptions {
+  eigenSolver?: EigenSolverName;
+  jacobi?: JacobiOptions;
+}
+
+/** What a HeadStatistics holds in memory, in bytes. */
+export interface HeadStatisticsMemory {
+  /** The running sums: L·H richness sums and L·H² RV sums (float64), plus L counts. */
+  accumulatorBytes: number;
+  /** Scratch space of the host path: grows with the longest example and the head size, not with the count. */
+  scratchBytes: number;
+}
+
 export class HeadStatistics implements HeadShape {
   readonly numLayers: number;
   readonly numHeads: number;
   readonly headDim: number;
+  readonly eigenSolver: EigenSolverName;
   private readonly jacobi: JacobiOptions;
+  private readonly solver = new TridiagonalEigenSolver();
+  private exampleGrams: ExampleGrams | undefined;
   private readonly richnessSum: Float64Array[];
   private readonly rvSum: Float64Array[];
   private readonly layerCount: Float64Array;
@@ -72,7 +101,7 @@ export class HeadStatistics implements HeadShape {
   private skipped = 0;
   private tokens = 0;
 
-  constructor(shape: HeadShape, opts: { jacobi?: JacobiOptions } = {}) {
+  constructor(shape: HeadShape, opts: HeadStatisticsOptions = {}) {
     for (const k of ['numLayers', 'numHeads', 'headDim'] as const) {
       const v = shape[k];
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`HeadStatistics: ${k} must be a positive integer, got ${v}`);
@@ -81,6 +110,8 @@ export class HeadStatistics implements HeadShape {
     this.numHeads = shape.numHeads;
     this.headDim = shape.headDim;
     this.jacobi = opts.jacobi ?? {};
+    this.eigenSolver = opts.eigenSolver ?? 'ql';
+    if (this.eigenSolver !== 'ql' && this.eigenSolver !== 'jacobi') throw new RangeError(`HeadStatistics: eigenSolver must be 'ql' or 'jacobi', got ${JSON.stringify(this.eigenSolver)}`);
     const H = this.numHeads;
     this.richnessSum = Array.from({ length: this.numLayers }, () => new Float64Array(H));
     this.rvSum = Array.from({ length: this.numLayers }, () => new Float64Array(H * H));
@@ -88,20 +119,33 @@ export class HeadStatistics implements HeadShape {
   }
 
   /**
-   * Host reference path (float64): `headOutputs[l]` is layer l's [B, H, T, d] head output, row-major. For each example
-   * the real tokens are centred and the (H·d)×(H·d) Gram matrix of the concatenated centred outputs is formed; its
-   * diagonal blocks give the richness and the squared Frobenius norms of its blocks give S.
+   * Fast host path (float64): `headOutputs[l]` is layer l's [B, H, T, d] head output, row-major. Per example, the real
+   * tokens are centred and the per-head Grams and cross terms are formed in whichever space costs least
+   * (exampleGrams.ts); the eigenvalues come from the configured solver (tridiagonal QL by default).
    */
   addBatch(headOutputs: readonly ArrayLike<number>[], mask: BatchMask): void {
-    const { numLayers: L, numHeads: H, headDim: d } = this;
-    const { batchSize: B, seqLen: T } = checkMask(mask);
-    if (headOutputs.length !== L) throw new RangeError(`HeadStatistics.addBatch: got head outputs for ${headOutputs.length} layers, expected ${L}`);
-    for (let l = 0; l < L; l++) {
-      const want = B * H * T * d;
-      if (headOutputs[l].length !== want) {
-        throw new RangeError(`HeadStatistics.addBatch: layer ${l} head output has ${headOutputs[l].length} values, expected [B=${B}, H=${H}, T=${T}, d=${d}] = ${want}`);
-      }
+    const { numLayers: L } = this;
+    const { batchSize: B } = this.checkHeadOutputs('addBatch', headOutputs, mask);
+    this.exampleGrams ??= new ExampleGrams(this.numHeads, this.headDim);
+    const grams = this.exampleGrams;
+    for (let b = 0; b < B; b++) {
+      const idx = realTokens(mask, b);
+      this.seen++;
+      if (idx.length < 2) { this.skipped++; continue; }
+      this.tokens += idx.length;
+      for (let l = 0; l < L; l++) this.addLayerExample(l, grams.compute(headOutputs[l], b, mask.seqLen, idx));
     }
+  }
+
+  /**
+   * Reference path (float64), the literal definition: `headOutputs[l]` is layer l's [B, H, T, d] head output,
+   * row-major. For each example the real tokens are centred and the (H·d)×(H·d) Gram matrix of the concatenated
+   * centred outputs is formed; the Jacobi eigenvalues of its diagonal blocks give the richness and the squared
+   * Frobenius norms of its blocks give S. Always uses the Jacobi method, whatever `eigenSolver` says.
+   */
+  addBatchReference(headOutputs: readonly ArrayLike<number>[], mask: BatchMask): void {
+    const { numLayers: L, numHeads: H, headDim: d } = this;
+    const { batchSize: B, seqLen: T } = this.checkHeadOutputs('addBatchReference', headOutputs, mask);
     const D = H * d;
     const x = new Float64Array(T * D);
     const gram = new Float64Array(D * D);
@@ -152,7 +196,7 @@ export class HeadStatistics implements HeadShape {
             cross[i * H + j] = cross[j * H + i] = s;
           }
         }
-        this.addLayerExample(l, { n: d, grams, cross });
+        this.accumulate(l, { n: d, grams, cross }, 'jacobi');
       }
     }
   }
@@ -198,8 +242,15 @@ export class HeadStatistics implements HeadShape {
     }
   }
 
-  /** Adds one (non-degenerate) example's statistics for one layer. Low level: `addBatch`/`addBatchGrams` call it. */
+  /**
+   * Adds one (non-degenerate) example's statistics for one layer, with the configured eigenvalue solver. Low level:
+   * the addBatch methods call it; it does not count the example (see summary()).
+   */
   addLayerExample(layer: number, stats: LayerExampleStats): void {
+    this.accumulate(layer, stats, this.eigenSolver);
+  }
+
+  private accumulate(layer: number, stats: LayerExampleStats, solver: EigenSolverName): void {
     const H = this.numHeads;
     if (!Number.isInteger(layer) || layer < 0 || layer >= this.numLayers) throw new RangeError(`HeadStatistics: layer ${layer} out of range [0, ${this.numLayers})`);
     const { n, grams, cross } = stats;
@@ -207,10 +258,14 @@ export class HeadStatistics implements HeadShape {
     if (cross.length < H * H) throw new RangeError(`HeadStatistics: cross has ${cross.length} values, expected [${H}, ${H}]`);
     const rich = this.richnessSum[layer];
     const rv = this.rvSum[layer];
-    const block = new Float64Array(n * n);
-    for (let h = 0; h < H; h++) {
-      for (let k = 0; k < n * n; k++) block[k] = grams[h * n * n + k];
-      rich[h] += nuclearNormFromGram(block, n, this.jacobi);
+    if (solver === 'ql') {
+      for (let h = 0; h < H; h++) rich[h] += this.solver.nuclearNormFromGram(grams, n, h * n * n);
+    } else {
+      const block = new Float64Array(n * n);
+      for (let h = 0; h < H; h++) {
+        for (let k = 0; k < n * n; k++) block[k] = grams[h * n * n + k];
+        rich[h] += nuclearNormFromGram(block, n, this.jacobi);
+      }
     }
     for (let i = 0; i < H; i++) {
       rv[i * H + i] += 1;
@@ -241,6 +296,26 @@ export class HeadStatistics implements HeadShape {
 
   summary(): HeadStatisticsSummary {
     return { examplesSeen: this.seen, examplesUsed: this.seen - this.skipped, examplesSkipped: this.skipped, tokensUsed: this.tokens };
+  }
+
+  /** Bytes held: the running sums (fixed by L and H) and the scratch space of the host path. */
+  memory(): HeadStatisticsMemory {
+    let accumulatorBytes = this.layerCount.byteLength;
+    for (let l = 0; l < this.numLayers; l++) accumulatorBytes += this.richnessSum[l].byteLength + this.rvSum[l].byteLength;
+    return { accumulatorBytes, scratchBytes: this.solver.scratchBytes + (this.exampleGrams?.scratchBytes ?? 0) };
+  }
+
+  private checkHeadOutputs(method: string, headOutputs: readonly ArrayLike<number>[], mask: BatchMask): { batchSize: number; seqLen: number } {
+    const { numLayers: L, numHeads: H, headDim: d } = this;
+    const { batchSize: B, seqLen: T } = checkMask(mask);
+    if (headOutputs.length !== L) throw new RangeError(`HeadStatistics.${method}: got head outputs for ${headOutputs.length} layers, expected ${L}`);
+    for (let l = 0; l < L; l++) {
+      const want = B * H * T * d;
+      if (headOutputs[l].length !== want) {
+        throw new RangeError(`HeadStatistics.${method}: layer ${l} head output has ${headOutputs[l].length} values, expected [B=${B}, H=${H}, T=${T}, d=${d}] = ${want}`);
+      }
+    }
+    return { batchSize: B, seqLen: T };
   }
 }
 

@@ -26,7 +26,7 @@ async function compare(L: number, H: number, T: number, d: number, lengths: numb
   });
   const mask = maskFromLengths(lengths, T);
   const host = new HeadStatistics({ numLayers: L, numHeads: H, headDim: d });
-  host.addBatch(outs, mask);
+  host.addBatchReference(outs, mask);
   const before = tf.memory().numTensors;
   let spaces: string[] = [];
   let crossSpaces: string[] = [];

@@ -1,6 +1,8 @@
 // @hifi/hifi: rank attention heads by information richness and correlation (HiFi, Gui & Xiao, ACL 2023) and select
 // which to fine-tune.
 export * from './symmetricEigen.ts';
+export * from './tridiagonalEigen.ts';
+export * from './exampleGrams.ts';
 export * from './headStatistics.ts';
 export * from './headStatisticsTf.ts';
 export * from './headRef.ts';
