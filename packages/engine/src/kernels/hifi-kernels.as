@@ -18,13 +18,19 @@ const LOG2E: f32 = 1.44269504088896341;
 const LN2_HI: f32 = 0.693359375;
 const LN2_LO: f32 = -2.12194440e-4;
 const EXP_LO: f32 = -87.33654;
-const EXP_HI: f32 = 88.72283;
 
-/** exp(x) for 4 lanes (Cephes expf polynomial, ~1 ulp); exp(x) = 0 below -87.3 (incl. -inf). */
+/**
+ * exp(x) for 4 lanes with x ≤ 0 (all the kernels need: softmax after subtracting the row max, GELU's exp(−x²/2)).
+ * Cephes expf polynomial (~1 ulp) after x = n·ln2 + r; 2^n comes from the exponent bits of x·log2e + 1.5·2^23 + 127
+ * (the "magic number" rounding, cheaper than nearest + trunc_sat). exp(x) = 0 below −87.3 (incl. −inf).
+ * pmax (maxps) rather than max: wasm's NaN-propagating f32x4.max costs several instructions on x86.
+ */
 // @ts-ignore: decorator
-@inline function expv(x: v128): v128 {
-  const xc = f32x4.min(f32x4.max(x, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
-  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(LOG2E)));
+@inline function expNeg(x: v128): v128 {
+  const xc = f32x4.pmax(x, f32x4.splat(EXP_LO));
+  const magic = f32x4.splat(12583039.0); // 1.5·2^23 + 127
+  const t = f32x4.add(f32x4.mul(xc, f32x4.splat(LOG2E)), magic);
+  const n = f32x4.sub(t, magic);
   let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(LN2_HI)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO)));
   let p = f32x4.splat(1.9875691500e-4);
@@ -33,22 +39,15 @@ const EXP_HI: f32 = 88.72283;
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
-  const r2 = f32x4.mul(r, r);
-  const y = f32x4.add(f32x4.add(f32x4.mul(p, r2), r), f32x4.splat(1.0));
-  // 2^n: n is in [-126, 128]; split into two factors so that n = 128 does not overflow the exponent field
-  const ni = i32x4.trunc_sat_f32x4_s(n);
-  const n1 = i32x4.shr_s(ni, 1);
-  const n2 = i32x4.sub(ni, n1);
-  const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23);
-  const s2 = i32x4.shl(i32x4.add(n2, i32x4.splat(127)), 23);
-  const out = f32x4.mul(f32x4.mul(y, s1), s2);
+  const y = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), f32x4.splat(1.0));
+  const out = f32x4.mul(y, i32x4.shl(t, 23)); // low mantissa bits of t hold n + 127
   return v128.andnot(out, f32x4.lt(x, f32x4.splat(EXP_LO)));
 }
 
 /** erf(x) for 4 lanes: rational approximation (Eigen's generic_fast_erf_float), |error| < 2e-7. */
 // @ts-ignore: decorator
 @inline function erfv(xin: v128): v128 {
-  const x = f32x4.min(f32x4.max(xin, f32x4.splat(-4.0)), f32x4.splat(4.0));
+  const x = f32x4.pmin(f32x4.pmax(xin, f32x4.splat(-4.0)), f32x4.splat(4.0));
   const x2 = f32x4.mul(x, x);
   let p = f32x4.splat(-2.72614225801306e-10);
   p = f32x4.add(f32x4.mul(x2, p), f32x4.splat(2.77068142495902e-08));
@@ -164,7 +163,7 @@ export function geluGrad(dy: usize, x: usize, dx: usize, n: i32): void {
       }
     }
     const cdf = f32x4.mul(half, f32x4.add(one, erfv(f32x4.mul(v, rs2))));
-    const pdf = f32x4.mul(invSqrt2Pi, expv(f32x4.mul(mhalf, f32x4.mul(v, v))));
+    const pdf = f32x4.mul(invSqrt2Pi, expNeg(f32x4.mul(mhalf, f32x4.mul(v, v))));
     const r = f32x4.mul(g, f32x4.add(cdf, f32x4.mul(v, pdf)));
     if (i + 4 <= n) v128.store(dx + off, r);
     else {
@@ -305,13 +304,16 @@ export function layerNormGradX(dy: usize, x: usize, gamma: usize, stats: usize, 
 }
 
 /**
- * out[r][c] = Σ_{j<T} W[r][j] · X[j][c] for 4 rows r, writing (or, with accumulate, adding) to rows of out
- * (outRow[r] pointers, stride 0 means "skip this row"). X rows are at x + j·xStride (bytes), d columns.
+ * out[r][c] = s_r · Σ_{j<T} W[r][j] · X[j][c] for 4 rows r, written to o0..o3 (0 = skip the row). W[r][j] is at
+ * W + r·wRow + j·wStep (bytes), so a block of 4 columns of a row-major matrix is read as its transpose with
+ * wRow = 4, wStep = row bytes. X rows are at x + j·xStride (bytes), d columns; the row scales s_r are the lanes of `scales`.
  */
 // @ts-ignore: decorator
-@inline function weightedSum4(W: usize, Tp: i32, T: i32, x: usize, xStride: usize, d: i32,
-  o0: usize, o1: usize, o2: usize, o3: usize): void {
-  const rowBytes = (<usize>Tp) << 2;
+@inline function weightedSum4(W: usize, wRow: usize, wStep: usize, T: i32, x: usize, xStride: usize, d: i32,
+  o0: usize, o1: usize, o2: usize, o3: usize, scales: v128): void {
+  const rowBytes = wRow;
+  const s0 = f32x4.splat(f32x4.extract_lane(scales, 0)), s1 = f32x4.splat(f32x4.extract_lane(scales, 1));
+  const s2 = f32x4.splat(f32x4.extract_lane(scales, 2)), s3 = f32x4.splat(f32x4.extract_lane(scales, 3));
   let cv = 0;
   for (; cv + 8 <= d; cv += 8) {
     let a00 = f32x4.splat(0), a01 = f32x4.splat(0);
@@ -332,13 +334,13 @@ export function layerNormGradX(dy: usize, x: usize, gamma: usize, stats: usize, 
       a20 = f32x4.add(a20, f32x4.mul(w2, x0)); a21 = f32x4.add(a21, f32x4.mul(w2, x1));
       a30 = f32x4.add(a30, f32x4.mul(w3, x0)); a31 = f32x4.add(a31, f32x4.mul(w3, x1));
       xp += xStride;
-      wp += 4;
+      wp += wStep;
     }
     const oc = (<usize>cv) << 2;
-    if (o0 != 0) { v128.store(o0 + oc, a00); v128.store(o0 + oc, a01, 16); }
-    if (o1 != 0) { v128.store(o1 + oc, a10); v128.store(o1 + oc, a11, 16); }
-    if (o2 != 0) { v128.store(o2 + oc, a20); v128.store(o2 + oc, a21, 16); }
-    if (o3 != 0) { v128.store(o3 + oc, a30); v128.store(o3 + oc, a31, 16); }
+    if (o0 != 0) { v128.store(o0 + oc, f32x4.mul(a00, s0)); v128.store(o0 + oc, f32x4.mul(a01, s0), 16); }
+    if (o1 != 0) { v128.store(o1 + oc, f32x4.mul(a10, s1)); v128.store(o1 + oc, f32x4.mul(a11, s1), 16); }
+    if (o2 != 0) { v128.store(o2 + oc, f32x4.mul(a20, s2)); v128.store(o2 + oc, f32x4.mul(a21, s2), 16); }
+    if (o3 != 0) { v128.store(o3 + oc, f32x4.mul(a30, s3)); v128.store(o3 + oc, f32x4.mul(a31, s3), 16); }
   }
   for (; cv < d; cv += 4) {
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
@@ -351,38 +353,13 @@ export function layerNormGradX(dy: usize, x: usize, gamma: usize, stats: usize, 
       a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(wp + 2 * rowBytes), x0));
       a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(wp + 3 * rowBytes), x0));
       xp += xStride;
-      wp += 4;
+      wp += wStep;
     }
     const oc = (<usize>cv) << 2;
-    if (o0 != 0) v128.store(o0 + oc, a0);
-    if (o1 != 0) v128.store(o1 + oc, a1);
-    if (o2 != 0) v128.store(o2 + oc, a2);
-    if (o3 != 0) v128.store(o3 + oc, a3);
-  }
-}
-
-/**
- * acc[j][c] += Σ_r W[r][j] · X[r][c] for j < T (the transposed product of a 4-row block): acc rows at
- * acc + j·accStride (bytes), X rows x0..x3 (d floats each).
- */
-// @ts-ignore: decorator
-@inline function accumulateT4(W: usize, Tp: i32, T: i32, x0: usize, x1: usize, x2: usize, x3: usize, d: i32,
-  acc: usize, accStride: usize): void {
-  const rowBytes = (<usize>Tp) << 2;
-  for (let cv = 0; cv < d; cv += 4) {
-    const oc = (<usize>cv) << 2;
-    const r0 = v128.load(x0 + oc), r1 = v128.load(x1 + oc), r2 = v128.load(x2 + oc), r3 = v128.load(x3 + oc);
-    let wp = W;
-    let ap = acc + oc;
-    for (let j = 0; j < T; j++) {
-      let s = f32x4.mul(v128.load32_splat(wp), r0);
-      s = f32x4.add(s, f32x4.mul(v128.load32_splat(wp + rowBytes), r1));
-      s = f32x4.add(s, f32x4.mul(v128.load32_splat(wp + 2 * rowBytes), r2));
-      s = f32x4.add(s, f32x4.mul(v128.load32_splat(wp + 3 * rowBytes), r3));
-      v128.store(ap, f32x4.add(v128.load(ap), s));
-      wp += 4;
-      ap += accStride;
-    }
+    if (o0 != 0) v128.store(o0 + oc, f32x4.mul(a0, s0));
+    if (o1 != 0) v128.store(o1 + oc, f32x4.mul(a1, s1));
+    if (o2 != 0) v128.store(o2 + oc, f32x4.mul(a2, s2));
+    if (o3 != 0) v128.store(o3 + oc, f32x4.mul(a3, s3));
   }
 }
 
@@ -420,8 +397,10 @@ export function layerNormGradX(dy: usize, x: usize, gamma: usize, stats: usize, 
 /** Bytes of scratch memory attentionForward / attentionBackward need for sequence length T and head size d. */
 export function attentionScratchBytes(T: i32, d: i32): i32 {
   const Tp = (T + 7) & ~7;
-  // kt, vt: d·Tp each; maskRow, zeroRow: Tp each; two 4-row blocks: 8·Tp; splatted rows: 2 · 4·d v128s
-  return (2 * d * Tp + 2 * Tp + 8 * Tp) * 4 + 2 * 4 * d * 16 + 64;
+  const T4 = (T + 3) & ~3;
+  // kt, vt: d·Tp each; maskRow, zeroRow: Tp each; the backward pass's A and dS: T4·Tp each (the forward pass uses
+  // one 4-row block of them); splatted rows: 2 · 4·d v128s
+  return (2 * d * Tp + 2 * Tp + 2 * T4 * Tp) * 4 + 2 * 4 * d * 16 + 64;
 }
 
 /**
@@ -455,30 +434,27 @@ export function attentionForward(qkv: usize, rowStride: i32, qOff: i32, kOff: i3
         const q0 = qBase + <usize>i0 * rs;
         splatRows(q0, nr > 1 ? q0 + rs : q0, nr > 2 ? q0 + 2 * rs : q0, nr > 3 ? q0 + 3 * rs : q0, d, qs);
         scoresBlock(qs, kt, maskRow, S, d, Tp, scale);
+        // softmax without the normalising pass: S ← exp(S − max) (dropped elements zeroed after the sum), and
+        // the 1/sum, 1/(1−rate) and head-mask factors scale each output row in weightedSum4
+        let rowScale = f32x4.splat(0);
         for (let r = 0; r < 4; r++) {
           const Sr = S + <usize>r * rowBytes;
           let mx = f32x4.splat(f32.NEGATIVE_INFINITY);
-          for (let j = 0; j < Tp; j += 4) mx = f32x4.max(mx, v128.load(Sr + ((<usize>j) << 2)));
+          for (let j = 0; j < Tp; j += 4) mx = f32x4.pmax(mx, v128.load(Sr + ((<usize>j) << 2)));
           const m = hmax(mx);
           const mv = f32x4.splat(m);
+          const rowIdx = <u32>(((b * H + h) * T + i0 + r) * T);
           let sum = f32x4.splat(0);
           for (let j = 0; j < Tp; j += 4) {
             const o = Sr + ((<usize>j) << 2);
-            const e = expv(f32x4.sub(v128.load(o), mv));
-            v128.store(o, e);
+            let e = expNeg(f32x4.sub(v128.load(o), mv));
             sum = f32x4.add(sum, e);
+            if (threshold != 0) e = v128.and(e, i32x4.ge_u(hash4(seedMix, rowIdx + <u32>j), i32x4.splat(<i32>threshold)));
+            v128.store(o, e);
           }
           const inv: f32 = 1.0 / hsum(sum);
-          const iv = f32x4.splat(inv);
-          const hv = f32x4.splat(hm);
-          const rowIdx = <u32>(((b * H + h) * T + i0 + r) * T);
-          for (let j = 0; j < Tp; j += 4) {
-            const o = Sr + ((<usize>j) << 2);
-            let p = f32x4.mul(v128.load(o), iv);
-            if (threshold != 0) p = f32x4.mul(p, dropMul4(seedMix, rowIdx + <u32>j, threshold, keepScale));
-            if (headMask != 0) p = f32x4.mul(p, hv);
-            v128.store(o, p);
-          }
+          const sc: f32 = inv * keepScale * hm;
+          rowScale = r == 0 ? f32x4.replace_lane(rowScale, 0, sc) : r == 1 ? f32x4.replace_lane(rowScale, 1, sc) : r == 2 ? f32x4.replace_lane(rowScale, 2, sc) : f32x4.replace_lane(rowScale, 3, sc);
           if (r < nr) {
             const so = stats + (<usize>(((b * H + h) * T + i0 + r) * 2) << 2);
             store<f32>(so, m);
@@ -487,7 +463,7 @@ export function attentionForward(qkv: usize, rowStride: i32, qOff: i32, kOff: i3
         }
         const ob = out + (<usize>((b * T + i0) * C) << 2) + hOff;
         const cb = (<usize>C) << 2;
-        weightedSum4(S, Tp, T, vBase, rs, d, ob, nr > 1 ? ob + cb : 0, nr > 2 ? ob + 2 * cb : 0, nr > 3 ? ob + 3 * cb : 0);
+        weightedSum4(S, rowBytes, 4, T, vBase, rs, d, ob, nr > 1 ? ob + cb : 0, nr > 2 ? ob + 2 * cb : 0, nr > 3 ? ob + 3 * cb : 0, rowScale);
       }
     }
   }
@@ -496,12 +472,15 @@ export function attentionForward(qkv: usize, rowStride: i32, qOff: i32, kOff: i3
 /**
  * Backward attention. dout: [N, H·d] gradient of the context; writes dqkv [N, rowStride] (same layout as qkv:
  * dQ, dK, dV at qOff, kOff, vOff; other columns untouched) and, when dHeadMask != 0, dHeadMask [B, H] partial sums
- * of ∂loss/∂headMask[h] per batch example.
+ * of ∂loss/∂headMask[h] per batch example. Per (batch, head): blocks of 4 query rows recompute P from the saved
+ * statistics, form A = P·M (M = dropout · head mask) and dS, and write dQ; the whole A and dS (T × T, in L2) then
+ * give dV = Aᵀ·dO and dK = dSᵀ·Q, read as transposed 4-column blocks.
  */
 export function attentionBackward(qkv: usize, rowStride: i32, qOff: i32, kOff: i32, vOff: i32, dout: usize, stats: usize,
   mask: usize, headMask: usize, B: i32, T: i32, H: i32, d: i32, scale: f32,
   threshold: u32, keepScale: f32, seedMix: u32, dqkv: usize, dHeadMask: usize, scratch: usize): void {
   const Tp = (T + 7) & ~7;
+  const T4 = (T + 3) & ~3;
   const C = H * d;
   const rs = (<usize>rowStride) << 2;
   const cb = (<usize>C) << 2;
@@ -509,12 +488,13 @@ export function attentionBackward(qkv: usize, rowStride: i32, qOff: i32, kOff: i
   const vt = kt + (<usize>(d * Tp) << 2);
   const maskRow = vt + (<usize>(d * Tp) << 2);
   const zeroRow = maskRow + ((<usize>Tp) << 2);
-  const P = zeroRow + ((<usize>Tp) << 2);
-  const G = P + (<usize>(4 * Tp) << 2);
-  const qs = G + (<usize>(4 * Tp) << 2);
+  const Abig = zeroRow + ((<usize>Tp) << 2);
+  const Gbig = Abig + (<usize>(T4 * Tp) << 2);
+  const qs = Gbig + (<usize>(T4 * Tp) << 2);
   const gs = qs + (<usize>(4 * d) << 4);
   const rowBytes = (<usize>Tp) << 2;
   const zero = f32x4.splat(0);
+  const one = f32x4.splat(1.0);
   for (let j = 0; j < Tp; j += 4) v128.store(zeroRow + ((<usize>j) << 2), zero);
   for (let b = 0; b < B; b++) {
     fillMaskRow(mask, b, T, Tp, maskRow);
@@ -526,29 +506,25 @@ export function attentionBackward(qkv: usize, rowStride: i32, qOff: i32, kOff: i
       const qBase = rowsB + ((<usize>qOff) << 2) + hOff;
       const kBase = rowsB + ((<usize>kOff) << 2) + hOff;
       const vBase = rowsB + ((<usize>vOff) << 2) + hOff;
+      const gBase = dout + (<usize>(b * T * C) << 2) + hOff;
       const dqBase = dRowsB + ((<usize>qOff) << 2) + hOff;
       const dkBase = dRowsB + ((<usize>kOff) << 2) + hOff;
       const dvBase = dRowsB + ((<usize>vOff) << 2) + hOff;
       transposeHead(kBase, rs, T, Tp, d, kt);
       transposeHead(vBase, rs, T, Tp, d, vt);
-      for (let j = 0; j < T; j++) {
-        for (let c = 0; c < d; c += 4) {
-          v128.store(dkBase + <usize>j * rs + ((<usize>c) << 2), zero);
-          v128.store(dvBase + <usize>j * rs + ((<usize>c) << 2), zero);
-        }
-      }
       let dhm = f32x4.splat(0);
       const hv = f32x4.splat(hm);
+      const sc = f32x4.splat(scale);
       for (let i0 = 0; i0 < T; i0 += 4) {
         const nr = min(4, T - i0);
+        const P = Abig + <usize>i0 * rowBytes;
+        const G = Gbig + <usize>i0 * rowBytes;
         const q0 = qBase + <usize>i0 * rs;
-        const q1 = nr > 1 ? q0 + rs : q0, q2 = nr > 2 ? q0 + 2 * rs : q0, q3 = nr > 3 ? q0 + 3 * rs : q0;
-        const g0 = dout + (<usize>((b * T + i0) * C) << 2) + hOff;
-        const g1 = nr > 1 ? g0 + cb : g0, g2 = nr > 2 ? g0 + 2 * cb : g0, g3 = nr > 3 ? g0 + 3 * cb : g0;
-        splatRows(q0, q1, q2, q3, d, qs);
-        splatRows(g0, g1, g2, g3, d, gs);
+        const g0 = gBase + <usize>i0 * cb;
+        splatRows(q0, nr > 1 ? q0 + rs : q0, nr > 2 ? q0 + 2 * rs : q0, nr > 3 ? q0 + 3 * rs : q0, d, qs);
+        splatRows(g0, nr > 1 ? g0 + cb : g0, nr > 2 ? g0 + 2 * cb : g0, nr > 3 ? g0 + 3 * cb : g0, d, gs);
         scoresBlock(qs, kt, maskRow, P, d, Tp, scale); // S
-        scoresBlock(gs, vt, zeroRow, G, d, Tp, 1.0); // dA
+        scoresBlock(gs, vt, zeroRow, G, d, Tp, 1.0); // dA = dO·Vᵀ
         for (let r = 0; r < 4; r++) {
           const Pr = P + <usize>r * rowBytes;
           const Gr = G + <usize>r * rowBytes;
@@ -564,16 +540,16 @@ export function attentionBackward(qkv: usize, rowStride: i32, qOff: i32, kOff: i
           let rowdot = f32x4.splat(0);
           for (let j = 0; j < Tp; j += 4) {
             const o = (<usize>j) << 2;
-            const p = f32x4.mul(expv(f32x4.sub(v128.load(Pr + o), mv)), iv);
+            const p = f32x4.mul(expNeg(f32x4.sub(v128.load(Pr + o), mv)), iv);
             const dA = v128.load(Gr + o);
             const pd = f32x4.mul(p, dropMul4(seedMix, rowIdx + <u32>j, threshold, keepScale));
-            dhm = f32x4.add(dhm, f32x4.mul(dA, pd));
-            rowdot = f32x4.add(rowdot, f32x4.mul(f32x4.mul(pd, hv), dA));
+            const pdA = f32x4.mul(dA, pd);
+            dhm = f32x4.add(dhm, pdA);
+            rowdot = f32x4.add(rowdot, pdA);
             v128.store(Pr + o, p);
           }
-          const rd = f32x4.splat(hsum(rowdot));
-          const sc = f32x4.splat(scale);
-          // pass 2: dS = P·(dA·M − rowdot)·scale into G, A = P·M into P
+          const rd = f32x4.splat(hsum(rowdot) * hm);
+          // pass 2: dS = P·(dA·M − rowdot)·scale into G, A = P·M into P, with M = dropout · head mask
           for (let j = 0; j < Tp; j += 4) {
             const o = (<usize>j) << 2;
             const p = v128.load(Pr + o);
@@ -583,11 +559,17 @@ export function attentionBackward(qkv: usize, rowStride: i32, qOff: i32, kOff: i
             v128.store(Pr + o, f32x4.mul(p, M));
           }
         }
-        // dV[j] += Σ_r A[r][j] · dO[r];  dK[j] += Σ_r dS[r][j] · Q[r];  dQ[r] = Σ_j dS[r][j] · K[j]
-        accumulateT4(P, Tp, T, g0, g1, g2, g3, d, dvBase, rs);
-        accumulateT4(G, Tp, T, q0, q1, q2, q3, d, dkBase, rs);
         const dq0 = dqBase + <usize>i0 * rs;
-        weightedSum4(G, Tp, T, kBase, rs, d, dq0, nr > 1 ? dq0 + rs : 0, nr > 2 ? dq0 + 2 * rs : 0, nr > 3 ? dq0 + 3 * rs : 0);
+        weightedSum4(G, rowBytes, 4, T, kBase, rs, d, dq0, nr > 1 ? dq0 + rs : 0, nr > 2 ? dq0 + 2 * rs : 0, nr > 3 ? dq0 + 3 * rs : 0, one);
+      }
+      // dV[j] = Σ_i A[i][j] · dO[i],  dK[j] = Σ_i dS[i][j] · Q[i]  (4 key rows j at a time)
+      for (let j0 = 0; j0 < T; j0 += 4) {
+        const nj = min(4, T - j0);
+        const dv0 = dvBase + <usize>j0 * rs;
+        const dk0 = dkBase + <usize>j0 * rs;
+        const jo = (<usize>j0) << 2;
+        weightedSum4(Abig + jo, 4, rowBytes, T, gBase, cb, d, dv0, nj > 1 ? dv0 + rs : 0, nj > 2 ? dv0 + 2 * rs : 0, nj > 3 ? dv0 + 3 * rs : 0, one);
+        weightedSum4(Gbig + jo, 4, rowBytes, T, qBase, rs, d, dk0, nj > 1 ? dk0 + rs : 0, nj > 2 ? dk0 + 2 * rs : 0, nj > 3 ? dk0 + 3 * rs : 0, one);
       }
       if (dHeadMask != 0) store<f32>(dHeadMask + (<usize>(b * H + h) << 2), hsum(dhm));
     }
