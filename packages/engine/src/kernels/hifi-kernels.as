@@ -398,9 +398,9 @@ export function layerNormGradX(dy: usize, x: usize, gamma: usize, stats: usize, 
 export function attentionScratchBytes(T: i32, d: i32): i32 {
   const Tp = (T + 7) & ~7;
   const T4 = (T + 3) & ~3;
-  // kt, vt: d·Tp each; maskRow, zeroRow: Tp each; the backward pass's A and dS: T4·Tp each (the forward pass uses
+  // kt, vt: d·Tp each; maskRow, zeroRow, mRow: Tp each; the backward pass's A and dS: T4·Tp each (the forward pass uses
   // one 4-row block of them); splatted rows: 2 · 4·d v128s
-  return (2 * d * Tp + 2 * Tp + 2 * T4 * Tp) * 4 + 2 * 4 * d * 16 + 64;
+  return (2 * d * Tp + 3 * Tp + 2 * T4 * Tp) * 4 + 2 * 4 * d * 16 + 64;
 }
 
 /**
@@ -492,6 +492,7 @@ export function attentionBackward(qkv: usize, rowStride: i32, qOff: i32, kOff: i
   const Gbig = Abig + (<usize>(T4 * Tp) << 2);
   const qs = Gbig + (<usize>(T4 * Tp) << 2);
   const gs = qs + (<usize>(4 * d) << 4);
+  const mRow = gs + (<usize>(4 * d) << 4);
   const rowBytes = (<usize>Tp) << 2;
   const zero = f32x4.splat(0);
   const one = f32x4.splat(1.0);
@@ -542,18 +543,20 @@ export function attentionBackward(qkv: usize, rowStride: i32, qOff: i32, kOff: i
             const o = (<usize>j) << 2;
             const p = f32x4.mul(expNeg(f32x4.sub(v128.load(Pr + o), mv)), iv);
             const dA = v128.load(Gr + o);
-            const pd = f32x4.mul(p, dropMul4(seedMix, rowIdx + <u32>j, threshold, keepScale));
+            const D = dropMul4(seedMix, rowIdx + <u32>j, threshold, keepScale);
+            const pd = f32x4.mul(p, D);
             const pdA = f32x4.mul(dA, pd);
             dhm = f32x4.add(dhm, pdA);
             rowdot = f32x4.add(rowdot, pdA);
             v128.store(Pr + o, p);
+            v128.store(mRow + o, f32x4.mul(D, hv));
           }
           const rd = f32x4.splat(hsum(rowdot) * hm);
           // pass 2: dS = P·(dA·M − rowdot)·scale into G, A = P·M into P, with M = dropout · head mask
           for (let j = 0; j < Tp; j += 4) {
             const o = (<usize>j) << 2;
             const p = v128.load(Pr + o);
-            const M = f32x4.mul(dropMul4(seedMix, rowIdx + <u32>j, threshold, keepScale), hv);
+            const M = v128.load(mRow + o);
             const dP = f32x4.mul(v128.load(Gr + o), M);
             v128.store(Gr + o, f32x4.mul(f32x4.mul(p, f32x4.sub(dP, rd)), sc));
             v128.store(Pr + o, f32x4.mul(p, M));
