@@ -31,7 +31,7 @@ export class AdapterError extends Error {
 export class TrainingAbortedError extends Error {
   readonly code = 'TRAINING_ABORTED';
   constructor(readonly step: number, readonly checkpoint: string | null) {
-    super(`training stopped at step ${step}${checkpoint ? ` (checkpoint ${checkpoint})` : ''}`);
+    super(step === 0 && !checkpoint ? 'stopped before training began' : `training stopped at step ${step}${checkpoint ? ` (checkpoint ${checkpoint})` : ''}`);
     this.name = 'TrainingAbortedError';
   }
 }

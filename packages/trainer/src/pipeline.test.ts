@@ -104,3 +104,15 @@ test('a custom JSONL regression dataset with strategy full on tiny-roberta', asy
   assert.equal(adapter.config.mode, 'full');
   assert.equal(adapter.config.problemType, 'regression');
 });
+
+test('an abort during the analysis stops the pipeline with TrainingAbortedError and frees the model', async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'hifi-pipeline-'));
+  t.after(() => rm(out, { recursive: true, force: true }));
+  const before = tf.memory().numTensors;
+  const controller = new AbortController();
+  await assert.rejects(
+    runTrainingPipeline(rteSpec(out), { signal: controller.signal, onProgress: (p) => { if (p.stage === 'analyze') controller.abort(); } }),
+    (e: unknown) => e instanceof TrainingAbortedError && e.step === 0 && e.checkpoint === null,
+  );
+  assert.equal(tf.memory().numTensors, before);
+});

@@ -21,7 +21,7 @@ import { analyzeHeads, headHeatmapSvg, type HeadAnalysis, type SelectionBudget, 
 import { baseModelFingerprint } from './base-fingerprint.ts';
 import { LocalCheckpointSink, writeFileAtomic, type CheckpointSink } from './checkpoint-sink.ts';
 import { enableTraining } from './enable-training.ts';
-import { TrainingConfigError } from './errors.ts';
+import { TrainingAbortedError, TrainingConfigError } from './errors.ts';
 import type { PipelineStage, TrainerLogger, TrainingEvent, TrainingProgress } from './events.ts';
 import { exportTrainedModel } from './export-trained.ts';
 import { normalizeHeads, type HeadRef } from './head-slices.ts';
@@ -268,6 +268,10 @@ export async function runTrainingPipeline(spec: TrainingPipelineSpec, opts: Pipe
     await writeFileAtomic(join(outDir, 'metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
     stage('done', `done in ${seconds.total.toFixed(1)} s: ${task.metrics.mainMetric} ${metrics.metrics ? metrics.metrics.main.toFixed(4) : 'n/a'}`);
     return { outDir, metrics, heads, adapterDir, mergedDir, analysis };
+  } catch (err) {
+    // An abort outside the training loop (loading, analysis) surfaces as the same error as one inside it.
+    if (signal?.aborted && !(err instanceof TrainingAbortedError)) throw new TrainingAbortedError(0, null);
+    throw err;
   } finally {
     trainer?.dispose();
     trainable?.dispose();

@@ -18,10 +18,11 @@ await setupTfjs();
 
 const HEADS: TrainableSpec = { mode: 'heads', heads: [[0, 1], [1, 0], [1, 2]] };
 
-async function run(fx: Fixture, hp: Partial<Hyperparameters>, extra: Partial<TrainLoopOptions> = {}, spec: TrainableSpec = HEADS, numTrain = 48) {
+async function run(fx: Fixture, hp: Partial<Hyperparameters>, extra: Partial<TrainLoopOptions> = {}, spec: TrainableSpec = HEADS, numTrain = 48, onTrainer?: (t: Trainer) => void) {
   const model = buildModel(fx, 7);
   const ts = TrainableSet.create(model, spec);
   const trainer = new Trainer(model, ts, resolveHyperparameters(hp), model.config.numLabels === 1 ? 'regression' : 'classification');
+  onTrainer?.(trainer);
   try {
     const result = await trainLoop({
       trainer, train: syntheticExamples(model.config, numTrain, 11), eval: syntheticExamples(model.config, 48, 12),
@@ -87,6 +88,23 @@ test('an interrupted and resumed run equals an uninterrupted one (parameters and
     assert.ok(maxAbsDiff(reference.moments, resumed.moments) <= 1e-6);
     assert.deepEqual(resumed.result.history.map((h) => h.metrics), reference.result.history.map((h) => h.metrics));
     assert.equal(resumed.result.best?.step, reference.result.best?.step);
+
+    // Stopped in the middle of the evaluation after step 8: the evaluation is pending and runs first on resume.
+    await rm(dir, { recursive: true, force: true });
+    const c2 = new AbortController();
+    let evalCalls = 0;
+    await assert.rejects(
+      run(fx, { ...hp, evalBatchSize: 16 }, { checkpointSink: sink, signal: c2.signal }, HEADS, 48, (t) => {
+        const predict = t.predict.bind(t);
+        t.predict = (b) => { if (++evalCalls === 5) c2.abort(); return predict(b); }; // 3 batches per evaluation
+        t.predict satisfies typeof predict;
+      }),
+      (err: unknown) => err instanceof TrainingAbortedError && err.step === 8,
+    );
+    const afterEvalAbort = await run(fx, { ...hp, evalBatchSize: 16 }, { checkpointSink: sink, resumeFrom: 'latest' });
+    assert.equal(afterEvalAbort.result.resumedFrom, 'step-00000008');
+    assert.ok(maxAbsDiff(reference.state, afterEvalAbort.state) <= 1e-6);
+    assert.deepEqual(afterEvalAbort.result.history.map((h) => [h.step, h.metrics]), reference.result.history.map((h) => [h.step, h.metrics]));
 
     // Other settings: refused with a clear error.
     await assert.rejects(run(fx, { ...hp, headLearningRate: 1e-3 }, { checkpointSink: sink, resumeFrom: 'latest' }), TrainingConfigError);

@@ -93,6 +93,7 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
   let priorSeconds = 0;
   let resumedFrom: string | null = null;
   let cursor;
+  let resumedEvalPending = false;
   if (opts.resumeFrom !== undefined) {
     if (!sink) throw new TrainingConfigError('resumeFrom', 'resuming needs a checkpoint sink');
     const name = opts.resumeFrom === 'latest' ? await latestCheckpoint(sink) : opts.resumeFrom;
@@ -108,6 +109,7 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
       ({ step, best, evalsWithoutImprovement, history, lossSinceEval } = ck.state);
       priorSeconds = ck.state.trainSeconds;
       cursor = ck.state.cursor;
+      resumedEvalPending = ck.state.evalPending === true && evalSet !== undefined;
       if (best && hp.restoreBest) {
         const bestFiles = await sink.read(BEST_CHECKPOINT);
         if (!bestFiles) throw new CorruptCheckpointError(BEST_CHECKPOINT, `missing, but ${name} records a best evaluation at step ${best.step}`);
@@ -138,7 +140,7 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
 
   const stateNow = (): TrainingState => ({
     schemaVersion: TRAINING_STATE_SCHEMA_VERSION, kind: 'hifi-training-state', step, totalSteps, cursor: stream.cursor,
-    best, evalsWithoutImprovement, history, lossSinceEval, trainSeconds: trainSeconds(), runSignature: signature, trainable: trainableShapes,
+    best, evalsWithoutImprovement, history, lossSinceEval, evalPending, trainSeconds: trainSeconds(), runSignature: signature, trainable: trainableShapes,
   });
   const saveCheckpoint = async (reason: 'interval' | 'time' | 'eval' | 'abort'): Promise<string | null> => {
     if (!sink) return null;
@@ -183,25 +185,40 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
   };
 
   let last: { loss: number; lr: number } | null = null;
-  while (step < totalSteps) {
-    if (signal?.aborted) {
-      const name = await saveCheckpoint('abort');
-      throw new TrainingAbortedError(step, name);
+  // An evaluation interrupted by an abort is recorded as pending in the checkpoint and runs first on resume.
+  let evalPending = resumedEvalPending;
+  for (;;) {
+    if (!evalPending) {
+      if (step >= totalSteps) break;
+      if (signal?.aborted) {
+        const name = await saveCheckpoint('abort');
+        throw new TrainingAbortedError(step, name);
+      }
+      const { batch } = stream.next();
+      const r = await trainer.step(batch, step + 1, totalSteps);
+      step++;
+      if (!Number.isFinite(r.loss)) throw new TrainingConfigError('hyperparameters', `the loss became ${r.loss} at step ${step}; lower the learning rates`);
+      lossSinceEval = { sum: lossSinceEval.sum + r.loss, steps: lossSinceEval.steps + 1 };
+      last = { loss: r.loss, lr: lrShown(r.lr) };
     }
-    const { batch } = stream.next();
-    const r = await trainer.step(batch, step + 1, totalSteps);
-    step++;
-    if (!Number.isFinite(r.loss)) throw new TrainingConfigError('hyperparameters', `the loss became ${r.loss} at step ${step}; lower the learning rates`);
-    lossSinceEval = { sum: lossSinceEval.sum + r.loss, steps: lossSinceEval.steps + 1 };
-    last = { loss: r.loss, lr: lrShown(r.lr) };
 
     let evaluated = false;
-    if (step % evalEvery === 0 || step === totalSteps) evaluated = await runEval();
-    const stepsDone = step - sessionStartStep;
+    if (evalPending || step % evalEvery === 0 || step === totalSteps) {
+      evalPending = true;
+      try {
+        evaluated = await runEval();
+      } catch (err) {
+        if (!signal?.aborted) throw err;
+        const name = await saveCheckpoint('abort');
+        throw new TrainingAbortedError(step, name);
+      }
+      evalPending = false;
+    }
+    const stepsDone = Math.max(1, step - sessionStartStep);
     const perStep = (performance.now() - sessionStart) / 1000 / stepsDone;
     const evalsLeft = evalSet ? Math.floor(totalSteps / evalEvery) - Math.floor(step / evalEvery) : 0;
     opts.onProgress?.({
-      stage: 'train', step, totalSteps, epoch: step / batchesPerEpoch, loss: r.loss, lr: last.lr,
+      stage: 'train', step, totalSteps, epoch: step / batchesPerEpoch, loss: last?.loss ?? null, lr: last?.lr ?? null,
       metrics: history.at(-1)?.metrics, etaSeconds: perStep * (totalSteps - step) + evalsLeft * lastEvalSeconds,
     });
     if (evaluated && hp.earlyStoppingPatience > 0 && evalsWithoutImprovement >= hp.earlyStoppingPatience) {

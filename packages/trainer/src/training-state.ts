@@ -47,6 +47,8 @@ export interface TrainingState {
   history: EvalRecord[];
   /** Training loss summed since the last evaluation, and the number of steps in it. */
   lossSinceEval: { sum: number; steps: number };
+  /** The evaluation due after `step` had not finished when the run stopped: a resumed run does it first. */
+  evalPending?: boolean;
   /** Wall-clock seconds of training before this checkpoint (all sessions). */
   trainSeconds: number;
   /** Hash of everything that must be equal for a resumed run to continue this one (see runSignature). */
