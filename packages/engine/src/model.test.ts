@@ -3,7 +3,6 @@
 // reference path's (tfjs' own gradients) and against finite differences; tensor counts must not grow.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { register } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -14,6 +13,7 @@ import { EncoderModel } from './model.ts';
 import { readSafetensors } from './safetensors.ts';
 import type { EncodedBatch } from './types.ts';
 import { fastKernelsAvailable, gatherRows, setFastKernelsEnabled } from './kernels/wasm-kernels.ts';
+import { loadTfjsGradients } from './kernels/testing-gradients.ts';
 
 const SHARED = resolve(process.env.HIFI_SHARED ?? '../shared');
 const TOL = 1e-4;
@@ -29,23 +29,11 @@ interface Expected {
 
 interface Fixture { name: string; config: ModelConfig; model: EncoderModel; expected: Expected }
 
-/**
- * tfjs-core's gradient definitions ship only as extension-less ES modules; this resolve hook (registered from a data:
- * URL, so the test needs no other package) adds the '.js' that Node wants, for imports from inside tfjs-core/dist.
- */
-const RESOLVE_HOOK = `export async function resolve(s, c, next) {
-  if (c.parentURL && c.parentURL.includes('/@tensorflow/tfjs-core/dist/') && s.startsWith('.') && !s.endsWith('.js')) {
-    try { return await next(s + '.js', c); } catch { return next(s + '/index.js', c); }
-  }
-  return next(s, c);
-}`;
-
 const fixtures: Fixture[] = [];
 
 before(async () => {
   await initBackend();
-  register(`data:text/javascript,${encodeURIComponent(RESOLVE_HOOK)}`);
-  await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
+  await loadTfjsGradients();
   for (const name of ['tiny-bert', 'tiny-roberta']) {
     const dir = join(SHARED, 'fixtures', name);
     const config = parseConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')), `${name}/config.json`);

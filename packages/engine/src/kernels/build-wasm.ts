@@ -1,14 +1,22 @@
 // Builds hifi-kernels.wasm from the AssemblyScript source hifi-kernels.as (AssemblyScript is a dev dependency; the
 // runtime only reads the committed .wasm). Run after editing the .as file:
-//   node --import tsx packages/engine/src/kernels/build-wasm.ts          (writes hifi-kernels.wasm)
-//   node --import tsx packages/engine/src/kernels/build-wasm.ts --check  (exit 1 if the committed binary is stale)
+//   node --import tsx packages/engine/src/kernels/build-wasm.ts          (writes hifi-kernels.wasm + .build.json)
+//   node --import tsx packages/engine/src/kernels/build-wasm.ts --check  (recompiles; exit 1 if the binary is stale)
+// hifi-kernels.build.json records the SHA-256 of the source and of the binary it produced, so a quick test can tell
+// that neither changed without the other (the full recompilation takes seconds).
 // The source keeps the .as extension so that the repository's TypeScript check does not read it as TypeScript;
 // the compiler is handed its text under a .ts name.
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const KERNELS_SOURCE = fileURLToPath(new URL('./hifi-kernels.as', import.meta.url));
 export const KERNELS_WASM = fileURLToPath(new URL('./hifi-kernels.wasm', import.meta.url));
+export const KERNELS_BUILD_RECORD = fileURLToPath(new URL('./hifi-kernels.build.json', import.meta.url));
+
+export const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
+
+export interface BuildRecord { source: string; sourceSha256: string; wasmSha256: string; flags: string[] }
 
 const ASC_FLAGS = ['-O3', '--runtime', 'stub', '--importMemory', '--noAssert', '--enable', 'simd', '--noExportMemory'];
 
@@ -49,5 +57,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     process.exit(same ? 0 : 1);
   }
   writeFileSync(KERNELS_WASM, wasm);
-  console.log(`wrote ${KERNELS_WASM} (${wasm.length} bytes)`);
+  const record: BuildRecord = { source: 'hifi-kernels.as', sourceSha256: sha256(readFileSync(KERNELS_SOURCE)), wasmSha256: sha256(wasm), flags: ASC_FLAGS };
+  writeFileSync(KERNELS_BUILD_RECORD, `${JSON.stringify(record, null, 2)}\n`);
+  console.log(`wrote ${KERNELS_WASM} (${wasm.length} bytes) and ${KERNELS_BUILD_RECORD}`);
 }
