@@ -157,7 +157,7 @@ describe('attention kernel', () => {
       const maskValues = Array.from({ length: B * T }, (_, i) => (i % T >= T - (i / T >= 1 ? 3 : 0) && T > 3 ? -3.4028234663852886e38 : 0));
       const mask = tf.tensor(maskValues, [B, 1, 1, T]);
       const headMask = tf.variable(tf.tensor1d(Array.from({ length: H }, (_, h) => [1, 0, 0.5][h % 3])));
-      const qkv = tf.variable(tf.randomNormal([B * T, 3 * C], 0, 1, 'float32', T * d));
+      const qkv = tf.variable(tf.randomNormal([B * T, 3 * C], 0, 1, 'float32', T * d)) as tf.Variable<tf.Rank.R2>;
       const w = tf.randomNormal([B * T, C], 0, 1, 'float32', 77);
       for (const rate of [0, 0.2]) {
         const seed = 4242;
