@@ -174,7 +174,7 @@ function trainableKeys(config: ModelConfig): string[] {
   return [
     `${p}.encoder.layer.0.attention.self.query.weight`, `${p}.encoder.layer.0.attention.self.key.bias`,
     `${p}.encoder.layer.0.attention.self.value.weight`, `${p}.encoder.layer.0.attention.output.dense.weight`,
-    `${p}.encoder.layer.1.intermediate.dense.weight`, `${p}.encoder.layer.1.output.LayerNorm.weight`,
+    `${p}.encoder.layer.1.intermediate.dense.weight`, `${p}.encoder.layer.0.output.dense.weight`, `${p}.encoder.layer.1.output.LayerNorm.weight`,
     `${p}.embeddings.LayerNorm.bias`,
   ];
 }
