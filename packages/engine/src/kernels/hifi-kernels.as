@@ -263,15 +263,16 @@ export function layerNormGradX(dy: usize, x: usize, gamma: usize, stats: usize, 
 // attention
 
 /**
- * Scores of a block of 4 query rows against all keys: S[r][j] = (Σ_c qs[r][c] · kt[c][j]) · scale + maskRow[j],
- * for j in [0, Tp). qs holds the 4 rows' values splatted (v128 per value, [4][d]); kt is K transposed [d][Tp].
+ * Scores of a block of 4 query rows against the first Tn keys (Tn a multiple of 8; rows of S and kt are Tp long):
+ * S[r][j] = (Σ_c qs[r][c] · kt[c][j]) · scale + maskRow[j]. qs holds the 4 rows' values splatted (v128 per value,
+ * [4][d]); kt is K transposed [d][Tp].
  */
 // @ts-ignore: decorator
-@inline function scoresBlock(qs: usize, kt: usize, maskRow: usize, S: usize, d: i32, Tp: i32, scale: f32): void {
+@inline function scoresBlock(qs: usize, kt: usize, maskRow: usize, S: usize, d: i32, Tp: i32, Tn: i32, scale: f32): void {
   const sc = f32x4.splat(scale);
   const dq = (<usize>d) << 4; // bytes between the splatted rows
   const rowBytes = (<usize>Tp) << 2;
-  for (let j = 0; j < Tp; j += 8) {
+  for (let j = 0; j < Tn; j += 8) {
     let a00 = f32x4.splat(0), a01 = f32x4.splat(0);
     let a10 = f32x4.splat(0), a11 = f32x4.splat(0);
     let a20 = f32x4.splat(0), a21 = f32x4.splat(0);
@@ -387,11 +388,22 @@ export function layerNormGradX(dy: usize, x: usize, gamma: usize, stats: usize, 
   }
 }
 
-/** Fills the mask row of batch b: additive mask values for j < T, -inf for the padding j ≥ T. */
+/**
+ * Fills the mask row of batch b (additive mask values for j < T, -inf for the padding j ≥ T) and returns the number
+ * of keys that can get weight: 1 + the last j whose mask is not ≤ −1e30. Keys after it have probability exactly 0
+ * (exp underflows), so the kernels skip them: with right-padded batches this skips the padding. A row with no
+ * unmasked key keeps all T (softmax of equal values is uniform, as in the reference).
+ */
 // @ts-ignore: decorator
-@inline function fillMaskRow(mask: usize, b: i32, T: i32, Tp: i32, maskRow: usize): void {
-  for (let j = 0; j < T; j++) store<f32>(maskRow + ((<usize>j) << 2), mask == 0 ? 0 : load<f32>(mask + (<usize>(b * T + j) << 2)));
+@inline function fillMaskRow(mask: usize, b: i32, T: i32, Tp: i32, maskRow: usize): i32 {
+  let keys = 0;
+  for (let j = 0; j < T; j++) {
+    const m: f32 = mask == 0 ? 0 : load<f32>(mask + (<usize>(b * T + j) << 2));
+    store<f32>(maskRow + ((<usize>j) << 2), m);
+    if (m > -1e30) keys = j + 1;
+  }
   for (let j = T; j < Tp; j++) store<f32>(maskRow + ((<usize>j) << 2), f32.NEGATIVE_INFINITY);
+  return keys == 0 ? T : keys;
 }
 
 /** Bytes of scratch memory attentionForward / attentionBackward need for sequence length T and head size d. */
@@ -420,7 +432,8 @@ export function attentionForward(qkv: usize, rowStride: i32, qOff: i32, kOff: i3
   const qs = S + (<usize>(8 * Tp) << 2);
   const rowBytes = (<usize>Tp) << 2;
   for (let b = 0; b < B; b++) {
-    fillMaskRow(mask, b, T, Tp, maskRow);
+    const Tk = fillMaskRow(mask, b, T, Tp, maskRow);
+    const Tkp = (Tk + 7) & ~7;
     const rowsB = qkv + <usize>(b * T) * rs;
     for (let h = 0; h < H; h++) {
       const hm: f32 = headMask == 0 ? 1.0 : load<f32>(headMask + ((<usize>h) << 2));
@@ -428,24 +441,24 @@ export function attentionForward(qkv: usize, rowStride: i32, qOff: i32, kOff: i3
       const kBase = rowsB + ((<usize>kOff) << 2) + hOff;
       const vBase = rowsB + ((<usize>vOff) << 2) + hOff;
       const qBase = rowsB + ((<usize>qOff) << 2) + hOff;
-      transposeHead(kBase, rs, T, Tp, d, kt);
+      transposeHead(kBase, rs, Tk, Tp, d, kt);
       for (let i0 = 0; i0 < T; i0 += 4) {
         const nr = min(4, T - i0);
         const q0 = qBase + <usize>i0 * rs;
         splatRows(q0, nr > 1 ? q0 + rs : q0, nr > 2 ? q0 + 2 * rs : q0, nr > 3 ? q0 + 3 * rs : q0, d, qs);
-        scoresBlock(qs, kt, maskRow, S, d, Tp, scale);
+        scoresBlock(qs, kt, maskRow, S, d, Tp, Tkp, scale);
         // softmax without the normalising pass: S ← exp(S − max) (dropped elements zeroed after the sum), and
         // the 1/sum, 1/(1−rate) and head-mask factors scale each output row in weightedSum4
         let rowScale = f32x4.splat(0);
         for (let r = 0; r < 4; r++) {
           const Sr = S + <usize>r * rowBytes;
           let mx = f32x4.splat(f32.NEGATIVE_INFINITY);
-          for (let j = 0; j < Tp; j += 4) mx = f32x4.pmax(mx, v128.load(Sr + ((<usize>j) << 2)));
+          for (let j = 0; j < Tkp; j += 4) mx = f32x4.pmax(mx, v128.load(Sr + ((<usize>j) << 2)));
           const m = hmax(mx);
           const mv = f32x4.splat(m);
           const rowIdx = <u32>(((b * H + h) * T + i0 + r) * T);
           let sum = f32x4.splat(0);
-          for (let j = 0; j < Tp; j += 4) {
+          for (let j = 0; j < Tkp; j += 4) {
             const o = Sr + ((<usize>j) << 2);
             let e = expNeg(f32x4.sub(v128.load(o), mv));
             sum = f32x4.add(sum, e);
@@ -463,7 +476,7 @@ export function attentionForward(qkv: usize, rowStride: i32, qOff: i32, kOff: i3
         }
         const ob = out + (<usize>((b * T + i0) * C) << 2) + hOff;
         const cb = (<usize>C) << 2;
-        weightedSum4(S, rowBytes, 4, T, vBase, rs, d, ob, nr > 1 ? ob + cb : 0, nr > 2 ? ob + 2 * cb : 0, nr > 3 ? ob + 3 * cb : 0, rowScale);
+        weightedSum4(S, rowBytes, 4, Tk, vBase, rs, d, ob, nr > 1 ? ob + cb : 0, nr > 2 ? ob + 2 * cb : 0, nr > 3 ? ob + 3 * cb : 0, rowScale);
       }
     }
   }
@@ -498,7 +511,8 @@ export function attentionBackward(qkv: usize, rowStride: i32, qOff: i32, kOff: i
   const one = f32x4.splat(1.0);
   for (let j = 0; j < Tp; j += 4) v128.store(zeroRow + ((<usize>j) << 2), zero);
   for (let b = 0; b < B; b++) {
-    fillMaskRow(mask, b, T, Tp, maskRow);
+    const Tk = fillMaskRow(mask, b, T, Tp, maskRow);
+    const Tkp = (Tk + 7) & ~7;
     const rowsB = qkv + <usize>(b * T) * rs;
     const dRowsB = dqkv + <usize>(b * T) * rs;
     for (let h = 0; h < H; h++) {
@@ -511,8 +525,8 @@ export function attentionBackward(qkv: usize, rowStride: i32, qOff: i32, kOff: i
       const dqBase = dRowsB + ((<usize>qOff) << 2) + hOff;
       const dkBase = dRowsB + ((<usize>kOff) << 2) + hOff;
       const dvBase = dRowsB + ((<usize>vOff) << 2) + hOff;
-      transposeHead(kBase, rs, T, Tp, d, kt);
-      transposeHead(vBase, rs, T, Tp, d, vt);
+      transposeHead(kBase, rs, Tk, Tp, d, kt);
+      transposeHead(vBase, rs, Tk, Tp, d, vt);
       let dhm = f32x4.splat(0);
       const hv = f32x4.splat(hm);
       const sc = f32x4.splat(scale);
@@ -524,13 +538,13 @@ export function attentionBackward(qkv: usize, rowStride: i32, qOff: i32, kOff: i
         const g0 = gBase + <usize>i0 * cb;
         splatRows(q0, nr > 1 ? q0 + rs : q0, nr > 2 ? q0 + 2 * rs : q0, nr > 3 ? q0 + 3 * rs : q0, d, qs);
         splatRows(g0, nr > 1 ? g0 + cb : g0, nr > 2 ? g0 + 2 * cb : g0, nr > 3 ? g0 + 3 * cb : g0, d, gs);
-        scoresBlock(qs, kt, maskRow, P, d, Tp, scale); // S
-        scoresBlock(gs, vt, zeroRow, G, d, Tp, 1.0); // dA = dO·Vᵀ
+        scoresBlock(qs, kt, maskRow, P, d, Tp, Tkp, scale); // S
+        scoresBlock(gs, vt, zeroRow, G, d, Tp, Tkp, 1.0); // dA = dO·Vᵀ
         for (let r = 0; r < 4; r++) {
           const Pr = P + <usize>r * rowBytes;
           const Gr = G + <usize>r * rowBytes;
           if (r >= nr) {
-            for (let j = 0; j < Tp; j += 4) { v128.store(Pr + ((<usize>j) << 2), zero); v128.store(Gr + ((<usize>j) << 2), zero); }
+            for (let j = 0; j < Tkp; j += 4) { v128.store(Pr + ((<usize>j) << 2), zero); v128.store(Gr + ((<usize>j) << 2), zero); }
             continue;
           }
           const so = stats + (<usize>(((b * H + h) * T + i0 + r) * 2) << 2);
@@ -539,7 +553,7 @@ export function attentionBackward(qkv: usize, rowStride: i32, qOff: i32, kOff: i
           const rowIdx = <u32>(((b * H + h) * T + i0 + r) * T);
           // pass 1: P (0 on padding, where S = -inf), rowdot = Σ P·dP, head-mask gradient Σ dA·P·D
           let rowdot = f32x4.splat(0);
-          for (let j = 0; j < Tp; j += 4) {
+          for (let j = 0; j < Tkp; j += 4) {
             const o = (<usize>j) << 2;
             const p = f32x4.mul(expNeg(f32x4.sub(v128.load(Pr + o), mv)), iv);
             const dA = v128.load(Gr + o);
@@ -553,7 +567,7 @@ export function attentionBackward(qkv: usize, rowStride: i32, qOff: i32, kOff: i
           }
           const rd = f32x4.splat(hsum(rowdot) * hm);
           // pass 2: dS = P·(dA·M − rowdot)·scale into G, A = P·M into P, with M = dropout · head mask
-          for (let j = 0; j < Tp; j += 4) {
+          for (let j = 0; j < Tkp; j += 4) {
             const o = (<usize>j) << 2;
             const p = v128.load(Pr + o);
             const M = v128.load(mRow + o);
@@ -563,13 +577,22 @@ export function attentionBackward(qkv: usize, rowStride: i32, qOff: i32, kOff: i
           }
         }
         const dq0 = dqBase + <usize>i0 * rs;
-        weightedSum4(G, rowBytes, 4, T, kBase, rs, d, dq0, nr > 1 ? dq0 + rs : 0, nr > 2 ? dq0 + 2 * rs : 0, nr > 3 ? dq0 + 3 * rs : 0, one);
+        weightedSum4(G, rowBytes, 4, Tk, kBase, rs, d, dq0, nr > 1 ? dq0 + rs : 0, nr > 2 ? dq0 + 2 * rs : 0, nr > 3 ? dq0 + 3 * rs : 0, one);
       }
       // dV[j] = Σ_i A[i][j] · dO[i],  dK[j] = Σ_i dS[i][j] · Q[i]  (4 key rows j at a time)
       for (let j0 = 0; j0 < T; j0 += 4) {
         const nj = min(4, T - j0);
         const dv0 = dvBase + <usize>j0 * rs;
         const dk0 = dkBase + <usize>j0 * rs;
+        if (j0 >= Tk) { // keys that got no weight: zero gradient
+          for (let r = 0; r < nj; r++) {
+            for (let c = 0; c < d; c += 4) {
+              v128.store(dv0 + <usize>r * rs + ((<usize>c) << 2), zero);
+              v128.store(dk0 + <usize>r * rs + ((<usize>c) << 2), zero);
+            }
+          }
+          continue;
+        }
         const jo = (<usize>j0) << 2;
         weightedSum4(Abig + jo, 4, rowBytes, T, gBase, cb, d, dv0, nj > 1 ? dv0 + rs : 0, nj > 2 ? dv0 + 2 * rs : 0, nj > 3 ? dv0 + 3 * rs : 0, one);
         weightedSum4(Gbig + jo, 4, rowBytes, T, qBase, rs, d, dk0, nj > 1 ? dk0 + rs : 0, nj > 2 ? dk0 + 2 * rs : 0, nj > 3 ? dk0 + 3 * rs : 0, one);

@@ -154,7 +154,9 @@ describe('attention kernel', () => {
     test(`forward and gradients match plain tfjs (B=${B}, T=${T}, H=${H}, d=${d}, padding, head mask, dropout)`, () => {
       const C = H * d;
       const shape = { batchSize: B, seqLen: T, numHeads: H, headDim: d };
-      const maskValues = Array.from({ length: B * T }, (_, i) => (i % T >= T - (i / T >= 1 ? 3 : 0) && T > 3 ? -3.4028234663852886e38 : 0));
+      // example 0 unpadded, the others with their last 3 keys padded, and (when B = 3) example 2 entirely masked
+      const masked = (b: number, t: number) => (b === 2 && B === 3) || (b >= 1 && T > 3 && t >= T - 3);
+      const maskValues = Array.from({ length: B * T }, (_, i) => (masked(Math.floor(i / T), i % T) ? -3.4028234663852886e38 : 0));
       const mask = tf.tensor(maskValues, [B, 1, 1, T]);
       const headMask = tf.variable(tf.tensor1d(Array.from({ length: H }, (_, h) => [1, 0, 0.5][h % 3])));
       const qkv = tf.variable(tf.randomNormal([B * T, 3 * C], 0, 1, 'float32', T * d)) as tf.Variable<tf.Rank.R2>;
