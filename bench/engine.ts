@@ -2,7 +2,10 @@
 // backend that initBackend() picks, for the fast path (the wasm kernels of packages/engine/src/kernels) and the
 // plain-tfjs reference path, plus PyTorch on the same machine as a reference column when python3 has torch.
 //
-//   node --import tsx bench/engine.ts [--reps N] [--quick] [--no-reference] [--no-torch] [--json FILE]
+//   node --import tsx bench/engine.ts [--reps N] [--quick] [--no-reference] [--no-torch] [--ablation] [--json FILE]
+//
+// --ablation adds, for the bert-mini workload, one row per optimisation with only that one switched off (see
+// FAST_KERNELS in packages/engine/src/kernels/wasm-kernels.ts), i.e. what each contributes on top of the others.
 //
 // Workloads: a bert-mini-sized encoder (4 layers, hidden 128, 8 heads, FFN 512; the shared bert-mini-hifi weights)
 // at B=32, T=128, and the two fixtures (tiny-bert, tiny-roberta) at B=32 and their longest sequence (64 positions).
@@ -26,7 +29,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { EncoderModel, initBackend, parseConfig } from '@hifi/engine';
 import type { EncodedBatch, ModelConfig } from '@hifi/engine';
 import { readSafetensors } from '@hifi/engine/safetensors.ts';
-import { fastKernelsAvailable, setFastKernelsEnabled } from '@hifi/engine/kernels/wasm-kernels.ts';
+import { FAST_KERNELS, fastKernelsAvailable, setFastKernelEnabled, setFastKernelsEnabled } from '@hifi/engine/kernels/wasm-kernels.ts';
 import { enableTraining } from '@hifi/trainer';
 
 const SHARED = resolve(process.env.HIFI_SHARED ?? join(import.meta.dirname, '..', '..', 'shared'));
@@ -149,13 +152,18 @@ async function main(): Promise<void> {
     const batch = syntheticBatch(config, w.batchSize, w.seqLen);
     const f = flops(config, w.batchSize, w.seqLen);
     const tokens = w.batchSize * w.seqLen;
-    const paths: { label: string; enabled: boolean }[] = [];
+    const paths: { label: string; enabled: boolean; without?: (typeof FAST_KERNELS)[number] }[] = [];
     if (fast) paths.push({ label: `tfjs-${choice.backend} + hifi kernels`, enabled: true });
+    if (fast && flag('ablation') && w === WORKLOADS[0]) {
+      for (const k of FAST_KERNELS) paths.push({ label: `  … without ${k}`, enabled: true, without: k });
+    }
     if (!flag('no-reference') || !fast) paths.push({ label: `tfjs-${choice.backend} plain ops`, enabled: false });
     for (const p of paths) {
       setFastKernelsEnabled(p.enabled);
+      if (p.without) setFastKernelEnabled(p.without, false);
       const reps = p.enabled ? REPS : Math.min(REPS, 2); // the plain path is slow; fewer runs
       const m = measure(model, batch, reps);
+      if (p.without) setFastKernelEnabled(p.without, true);
       rows.push([w.name, `B=${w.batchSize} T=${w.seqLen}`, p.label, fmt(m.forward), rate(tokens, m.forward.min), gflops(f.forward, m.forward.min),
         fmt(m.forwardBackward), rate(tokens, m.forwardBackward.min), gflops(f.forward + f.backward, m.forwardBackward.min)]);
       results.push({ workload: w.name, batchSize: w.batchSize, seqLen: w.seqLen, path: p.label, flops: f, forwardMs: m.forward, forwardBackwardMs: m.forwardBackward });

@@ -12,7 +12,7 @@ import type { ModelConfig } from './config.ts';
 import { EncoderModel } from './model.ts';
 import { readSafetensors } from './safetensors.ts';
 import type { EncodedBatch } from './types.ts';
-import { fastKernelsAvailable, gatherRows, setFastKernelsEnabled } from './kernels/wasm-kernels.ts';
+import { FAST_KERNELS, fastKernelsAvailable, gatherRows, setFastKernelEnabled, setFastKernelsEnabled } from './kernels/wasm-kernels.ts';
 import { loadTfjsGradients } from './kernels/testing-gradients.ts';
 
 const SHARED = resolve(process.env.HIFI_SHARED ?? '../shared');
@@ -159,6 +159,17 @@ for (const path of ['fast', 'reference'] as const) {
     });
   });
 }
+
+test('each fast kernel can be switched off alone and the fixtures still match', () => {
+  for (const kernel of FAST_KERNELS) {
+    setFastKernelEnabled(kernel, false);
+    try {
+      for (const f of fixtures) checkAgainstExpected(f);
+    } finally {
+      setFastKernelEnabled(kernel, true);
+    }
+  }
+});
 
 /** Loss of a forward pass that reaches the logits, the first layer's head outputs and the hidden states. */
 function lossOf(f: Fixture, batch: EncodedBatch, overrides: Map<string, tf.Tensor>, headMask: tf.Tensor, training: boolean): tf.Scalar {

@@ -240,7 +240,7 @@ export class EncoderModel {
     const [B, T] = inputs.inputIds.shape;
     const positionIds = inputs.positionIds ?? tf.tile(tf.reshape(tf.range(0, T, 1, 'int32'), [1, T]), [B, 1]) as tf.Tensor2D;
     const tokenTypeIds = inputs.tokenTypeIds ?? tf.zeros([B, T], 'int32') as tf.Tensor2D;
-    const gather = fast.fastKernelsAvailable() ? fast.gatherRows : (table: tf.Tensor, ids: tf.Tensor) => tf.gather(table, tf.reshape(ids, [-1]));
+    const gather = fast.fastKernelEnabled('gather') ? fast.gatherRows : (table: tf.Tensor, ids: tf.Tensor) => tf.gather(table, tf.reshape(ids, [-1]));
     const words = gather(P(`${e}.word_embeddings.weight`), inputs.inputIds);
     const positions = gather(P(`${e}.position_embeddings.weight`), positionIds);
     const types = gather(P(`${e}.token_type_embeddings.weight`), tokenTypeIds);
@@ -296,7 +296,7 @@ export class EncoderModel {
 
   /** The wasm attention kernel handles this call: wasm backend, head size a multiple of 4, a [B, 1, 1, T] mask. */
   private useFastAttention(mask: tf.Tensor, shape: { batchSize: number; seqLen: number }): boolean {
-    return fast.fastKernelsAvailable() && this.config.headDim % 4 === 0 && mask.size === shape.batchSize * shape.seqLen;
+    return fast.fastKernelEnabled('attention') && this.config.headDim % 4 === 0 && mask.size === shape.batchSize * shape.seqLen;
   }
 
   /**
@@ -307,7 +307,7 @@ export class EncoderModel {
     const { numHeads: H, headDim: d } = this.config;
     const { batchSize: B, seqLen: T } = shape;
     const { w, b } = this.qkvProjection(i, opts.overrides);
-    const qkv = fast.linear(x, w, b); // (B·T, 3C)
+    const qkv = this.linear(x, w as tf.Tensor2D, b); // (B·T, 3C)
     const rate = opts.training ? this.config.attentionDropout : 0;
     const heads = { batchSize: B, seqLen: T, numHeads: H, headDim: d };
     const context = fast.attention(qkv, mask, opts.headMask, heads, { rate, seed: this.siteSeed(opts, 1 + 3 * i) });
@@ -384,16 +384,16 @@ export class EncoderModel {
   }
 
   private linear(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
-    if (fast.fastKernelsAvailable()) return fast.linear(x, w, b);
+    if (fast.fastKernelEnabled('linear')) return fast.linear(x, w, b);
     return tf.add(tf.matMul(x, w as tf.Tensor2D), b) as tf.Tensor2D;
   }
 
   private gelu<T extends tf.Tensor>(x: T): T {
-    return fast.fastKernelsAvailable() ? fast.gelu(x) : gelu(x);
+    return fast.fastKernelEnabled('gelu') ? fast.gelu(x) : gelu(x);
   }
 
   private layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor {
-    if (fast.fastKernelsAvailable()) return fast.layerNorm(x, gamma, beta, this.config.layerNormEps);
+    if (fast.fastKernelEnabled('layerNorm')) return fast.layerNorm(x, gamma, beta, this.config.layerNormEps);
     const { mean, variance } = tf.moments(x, -1, true);
     const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.config.layerNormEps)));
     return tf.add(tf.mul(normed, gamma), beta);
@@ -411,7 +411,7 @@ export class EncoderModel {
   private dropout(x: tf.Tensor, rate: number, opts: LayerOptions, site: number): tf.Tensor {
     if (!opts.training || rate <= 0) return x;
     const seed = this.siteSeed(opts, site);
-    if (fast.fastKernelsAvailable()) return fast.dropout(x, rate, seed);
+    if (fast.fastKernelEnabled('dropout')) return fast.dropout(x, rate, seed);
     return tf.mul(x, tf.tensor(dropoutMultipliers(x.size, rate, seed), x.shape, 'float32'));
   }
 }

@@ -74,6 +74,28 @@ export function setFastKernelsEnabled(on: boolean): void {
   enabled = on;
 }
 
+/** The optimisations the model can use one by one (bench/engine.ts --ablation turns each off in turn). */
+export const FAST_KERNELS = ['linear', 'attention', 'gelu', 'layerNorm', 'dropout', 'gather', 'sharedIdentity'] as const;
+export type FastKernel = (typeof FAST_KERNELS)[number];
+const switchedOff = new Set<FastKernel>();
+let copyingIdentity: tf.KernelConfig | undefined;
+let sharingIdentity: tf.KernelConfig | undefined;
+
+/** Turns one optimisation on or off (all are on by default). */
+export function setFastKernelEnabled(kernel: FastKernel, on: boolean): void {
+  if (on) switchedOff.delete(kernel);
+  else switchedOff.add(kernel);
+  if (kernel === 'sharedIdentity' && copyingIdentity && sharingIdentity) {
+    tf.unregisterKernel('Identity', 'wasm');
+    tf.registerKernel(on ? sharingIdentity : copyingIdentity);
+  }
+}
+
+/** True when the fast kernels are available and this one is not switched off. */
+export function fastKernelEnabled(kernel: FastKernel): boolean {
+  return fastKernelsAvailable() && !switchedOff.has(kernel);
+}
+
 function ptr(backend: WasmBackend, t: TensorInfo): number {
   const data = backend.dataIdMap.get(t.dataId);
   if (!data) throw new Error('tensor is not on the wasm backend');
@@ -114,8 +136,8 @@ const view = (t: TensorInfo, shape: number[]): TensorInfo => ({ dataId: t.dataId
 function shareIdentityBuffers(): void {
   const copying = tf.getKernel('Identity', 'wasm');
   if (!copying) return;
-  tf.unregisterKernel('Identity', 'wasm');
-  tf.registerKernel({
+  copyingIdentity = copying;
+  sharingIdentity = {
     kernelName: 'Identity', backendName: 'wasm',
     kernelFunc: (args) => {
       const x = args.inputs.x as TensorInfo;
@@ -123,7 +145,10 @@ function shareIdentityBuffers(): void {
       (args.backend as WasmBackend).incRef(x.dataId);
       return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
     },
-  });
+  };
+  if (switchedOff.has('sharedIdentity')) return;
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel(sharingIdentity);
 }
 
 function registerWasmKernels(k: KernelExports): void {
