@@ -160,11 +160,14 @@ test('the fast host path equals the reference (full (H·d)² Gram + Jacobi) in e
     const L = 2;
     const outs = correlatedBatch(lengths.length, L, H, T, d, 50 + i);
     const mask = maskFromLengths(lengths, T);
-    const fast = new HeadStatistics({ numLayers: L, numHeads: H, headDim: d });
-    fast.addBatch(outs, mask);
     const reference = new HeadStatistics({ numLayers: L, numHeads: H, headDim: d });
     reference.addBatchReference(outs, mask);
-    assertSameStatistics(fast, reference, 1e-10, `case ${i}`);
+    for (const kernel of ['wasm', 'js'] as const) {
+      const fast = new HeadStatistics({ numLayers: L, numHeads: H, headDim: d }, { kernel });
+      assert.equal(fast.kernel, kernel, `the ${kernel} kernel is available`);
+      fast.addBatch(outs, mask);
+      assertSameStatistics(fast, reference, 1e-10, `case ${i}, ${kernel} kernel`);
+    }
     const jacobi = new HeadStatistics({ numLayers: L, numHeads: H, headDim: d }, { eigenSolver: 'jacobi' });
     jacobi.addBatch(outs, mask);
     assertSameStatistics(jacobi, reference, 1e-10, `case ${i} with Jacobi`);
@@ -181,17 +184,32 @@ test('real tokens anywhere in the row: left padding and holes give the same stat
   // Same 4 real tokens at positions 1, 2, 4, 5 of a row whose other positions hold junk.
   const positions = [1, 2, 4, 5];
   const spread = outputs(1, H, T, d, (_b, h, t, k) => (positions.includes(t) ? packed[0][(h * T + positions.indexOf(t)) * d + k] : 1000 + t));
-  const a = new HeadStatistics({ numLayers: L, numHeads: H, headDim: d });
-  a.addBatch(packed, maskFromLengths([4], T));
-  const b = new HeadStatistics({ numLayers: L, numHeads: H, headDim: d });
-  b.addBatch([spread], { batchSize: 1, seqLen: T, attentionMask: [0, 1, 1, 0, 1, 1] });
-  assertSameStatistics(b, a, 1e-12, 'holes');
+  for (const kernel of ['wasm', 'js'] as const) {
+    const a = new HeadStatistics({ numLayers: L, numHeads: H, headDim: d }, { kernel });
+    a.addBatch(packed, maskFromLengths([4], T));
+    const b = new HeadStatistics({ numLayers: L, numHeads: H, headDim: d }, { kernel });
+    b.addBatch([spread], { batchSize: 1, seqLen: T, attentionMask: [0, 1, 1, 0, 1, 1] });
+    assertSameStatistics(b, a, 1e-12, `holes, ${kernel} kernel`);
+  }
+});
+
+test('the wasm and JS kernels agree on realistic shapes (8 heads of 16, lengths 1 to 70, one batch after another)', () => {
+  const [L, H, d] = [2, 8, 16];
+  const wasm = new HeadStatistics({ numLayers: L, numHeads: H, headDim: d }, { kernel: 'wasm' });
+  const js = new HeadStatistics({ numLayers: L, numHeads: H, headDim: d }, { kernel: 'js' });
+  for (const lengths of [[3, 1, 9, 16, 5], [70, 40, 17, 2, 33], [12, 12, 12]]) {
+    const T = Math.max(...lengths);
+    const outs = correlatedBatch(lengths.length, L, H, T, d, T);
+    wasm.addBatch(outs, maskFromLengths(lengths, T));
+    js.addBatch(outs, maskFromLengths(lengths, T));
+  }
+  assertSameStatistics(wasm, js, 1e-12, 'wasm vs js');
 });
 
 test("the accumulator's memory does not depend on the number of examples", () => {
   const [L, H, T, d] = [2, 4, 24, 8];
-  const memoryAfter = (n: number) => {
-    const stats = new HeadStatistics({ numLayers: L, numHeads: H, headDim: d });
+  const memoryAfter = (n: number, kernel: 'wasm' | 'js') => {
+    const stats = new HeadStatistics({ numLayers: L, numHeads: H, headDim: d }, { kernel });
     const g = gaussian(n);
     for (let seen = 0; seen < n; seen += 32) {
       // Every batch has one example of the full length T, the rest vary, so the longest example is the same.
@@ -201,9 +219,12 @@ test("the accumulator's memory does not depend on the number of examples", () =>
     assert.equal(stats.summary().examplesSeen, n);
     return stats.memory();
   };
-  const small = memoryAfter(64);
-  const large = memoryAfter(1024);
-  assert.deepEqual(large, small);
-  assert.equal(small.accumulatorBytes, 8 * (L * H + L * H * H + L), 'L·H richness sums, L·H² RV sums, L counts (float64)');
-  assert.ok(small.scratchBytes > 0 && small.scratchBytes < 64 * 1024, `scratch ${small.scratchBytes} B`);
+  for (const kernel of ['wasm', 'js'] as const) {
+    const small = memoryAfter(64, kernel);
+    const large = memoryAfter(1024, kernel);
+    assert.deepEqual(large, small, `${kernel} kernel`);
+    assert.equal(small.accumulatorBytes, 8 * (L * H + L * H * H + L), 'L·H richness sums, L·H² RV sums, L counts (float64)');
+    // JS: a few arrays sized by the longest example; wasm: its memory, sized by the largest batch (B·T values).
+    assert.ok(small.scratchBytes > 0 && small.scratchBytes < 1024 * 1024, `${kernel} scratch ${small.scratchBytes} B`);
+  }
 });

@@ -16,13 +16,15 @@
 //
 // Three ways in, one accumulator:
 //  - addBatch: the fast host path (float64): per example, the least-work Grams of exampleGrams.ts and the
-//    tridiagonal QL eigenvalue solver.
+//    tridiagonal QL eigenvalue solver, run by the WebAssembly SIMD kernel (kernels/head-stats.as) where available,
+//    else by the same algorithm in JavaScript.
 //  - addBatchReference: the literal definition (float64): the full (H·d)×(H·d) Gram of the concatenated outputs and
 //    the cyclic Jacobi eigenvalue method. Slow; the yardstick of the tests.
 //  - addBatchGrams: Grams formed on the tfjs backend (headStatisticsTf.ts) and read to host.
 import { nuclearNormFromGram, type JacobiOptions } from './symmetricEigen.ts';
 import { TridiagonalEigenSolver } from './tridiagonalEigen.ts';
 import { ExampleGrams } from './exampleGrams.ts';
+import { EXAMPLE_QL_FAILED, EXAMPLE_SKIPPED, HeadStatsWasm } from './kernels/headStatsWasm.ts';
 
 export interface HeadShape {
   numLayers: number;
@@ -73,9 +75,17 @@ export interface HeadStatisticsSummary {
 /** Eigenvalue method for the richness: 'ql' (tridiagonal QL, the default) or 'jacobi' (cyclic Jacobi, the reference). */
 export type EigenSolverName = 'ql' | 'jacobi';
 
+/** Who runs the fast host path: the WebAssembly kernel or the JavaScript version of the same algorithm. */
+export type StatisticsKernel = 'wasm' | 'js';
+
 export interface HeadStatisticsOptions {
   eigenSolver?: EigenSolverName;
   jacobi?: JacobiOptions;
+  /**
+   * 'wasm' (default when WebAssembly SIMD is available) or 'js'. The wasm kernel uses the QL solver, so
+   * eigenSolver 'jacobi' implies 'js'.
+   */
+  kernel?: StatisticsKernel;
 }
 
 /** What a HeadStatistics holds in memory, in bytes. */
@@ -94,6 +104,9 @@ export class HeadStatistics implements HeadShape {
   private readonly jacobi: JacobiOptions;
   private readonly solver = new TridiagonalEigenSolver();
   private exampleGrams: ExampleGrams | undefined;
+  private readonly wasm: HeadStatsWasm | undefined;
+  /** The kernel addBatch uses. */
+  readonly kernel: StatisticsKernel;
   private readonly richnessSum: Float64Array[];
   private readonly rvSum: Float64Array[];
   private readonly layerCount: Float64Array;
@@ -112,6 +125,10 @@ export class HeadStatistics implements HeadShape {
     this.jacobi = opts.jacobi ?? {};
     this.eigenSolver = opts.eigenSolver ?? 'ql';
     if (this.eigenSolver !== 'ql' && this.eigenSolver !== 'jacobi') throw new RangeError(`HeadStatistics: eigenSolver must be 'ql' or 'jacobi', got ${JSON.stringify(this.eigenSolver)}`);
+    const kernel = opts.kernel ?? 'wasm';
+    if (kernel !== 'wasm' && kernel !== 'js') throw new RangeError(`HeadStatistics: kernel must be 'wasm' or 'js', got ${JSON.stringify(kernel)}`);
+    this.wasm = kernel === 'wasm' && this.eigenSolver === 'ql' ? HeadStatsWasm.create() : undefined;
+    this.kernel = this.wasm ? 'wasm' : 'js';
     const H = this.numHeads;
     this.richnessSum = Array.from({ length: this.numLayers }, () => new Float64Array(H));
     this.rvSum = Array.from({ length: this.numLayers }, () => new Float64Array(H * H));
@@ -124,16 +141,53 @@ export class HeadStatistics implements HeadShape {
    * (exampleGrams.ts); the eigenvalues come from the configured solver (tridiagonal QL by default).
    */
   addBatch(headOutputs: readonly ArrayLike<number>[], mask: BatchMask): void {
+    if (this.wasm) this.addBatchWasm(this.wasm, headOutputs, mask);
+    else this.addBatchJs(headOutputs, mask);
+  }
+
+  private addBatchJs(headOutputs: readonly ArrayLike<number>[], mask: BatchMask): void {
     const { numLayers: L } = this;
     const { batchSize: B } = this.checkHeadOutputs('addBatch', headOutputs, mask);
-    this.exampleGrams ??= new ExampleGrams(this.numHeads, this.headDim);
-    const grams = this.exampleGrams;
     for (let b = 0; b < B; b++) {
       const idx = realTokens(mask, b);
       this.seen++;
       if (idx.length < 2) { this.skipped++; continue; }
       this.tokens += idx.length;
-      for (let l = 0; l < L; l++) this.addLayerExample(l, grams.compute(headOutputs[l], b, mask.seqLen, idx));
+      for (let l = 0; l < L; l++) this.addExampleJs(l, headOutputs[l], b, mask.seqLen, idx);
+    }
+  }
+
+  private addExampleJs(layer: number, out: ArrayLike<number>, b: number, seqLen: number, idx: readonly number[]): void {
+    this.exampleGrams ??= new ExampleGrams(this.numHeads, this.headDim);
+    this.addLayerExample(layer, this.exampleGrams.compute(out, b, seqLen, idx));
+  }
+
+  /** The wasm kernel computes each example's nuclear norms and RV matrix; they are summed here in example order. */
+  private addBatchWasm(wasm: HeadStatsWasm, headOutputs: readonly ArrayLike<number>[], mask: BatchMask): void {
+    const { numLayers: L, numHeads: H, headDim: d } = this;
+    const { batchSize: B, seqLen: T } = this.checkHeadOutputs('addBatch', headOutputs, mask);
+    for (let l = 0; l < L; l++) {
+      const r = wasm.layerStats(headOutputs[l], mask.attentionMask, B, T, H, d);
+      const rich = this.richnessSum[l];
+      const rv = this.rvSum[l];
+      for (let b = 0; b < B; b++) {
+        const status = r.status[b];
+        if (l === 0) {
+          this.seen++;
+          if (status === EXAMPLE_SKIPPED) this.skipped++;
+          else this.tokens += r.tokens[b];
+        }
+        if (status === EXAMPLE_SKIPPED) continue;
+        if (status === EXAMPLE_QL_FAILED) {
+          // Rare: redo this example on the JS path, whose solver falls back to Jacobi.
+          this.addExampleJs(l, headOutputs[l], b, T, realTokens(mask, b));
+          continue;
+        }
+        for (let h = 0; h < H; h++) rich[h] += r.richness[b * H + h];
+        const o = b * H * H;
+        for (let k = 0; k < H * H; k++) rv[k] += r.rv[o + k];
+        this.layerCount[l]++;
+      }
     }
   }
 
@@ -302,7 +356,7 @@ export class HeadStatistics implements HeadShape {
   memory(): HeadStatisticsMemory {
     let accumulatorBytes = this.layerCount.byteLength;
     for (let l = 0; l < this.numLayers; l++) accumulatorBytes += this.richnessSum[l].byteLength + this.rvSum[l].byteLength;
-    return { accumulatorBytes, scratchBytes: this.solver.scratchBytes + (this.exampleGrams?.scratchBytes ?? 0) };
+    return { accumulatorBytes, scratchBytes: this.solver.scratchBytes + (this.exampleGrams?.scratchBytes ?? 0) + (this.wasm?.memoryBytes ?? 0) };
   }
 
   private checkHeadOutputs(method: string, headOutputs: readonly ArrayLike<number>[], mask: BatchMask): { batchSize: number; seqLen: number } {
