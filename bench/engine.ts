@@ -88,32 +88,69 @@ function trainableKeys(model: EncoderModel): string[] {
   return model.paramNames().filter((k) => /\.attention\.(self\.(query|key|value)|output\.dense)\./.test(k) || k.startsWith('classifier.') || k.includes('.pooler.'));
 }
 
-function measure(model: EncoderModel, batch: EncodedBatch, reps: number): { forward: Timing; forwardBackward: Timing } {
+/** One forward and one forward+backward step of a workload, as closures (set-up and disposal around them). */
+function steps(model: EncoderModel, batch: EncodedBatch): { forward: () => void; forwardBackward: () => void; dispose: () => void } {
   const inputs = model.inputsFromBatch(batch);
   const labels = tf.tensor1d(Array.from({ length: batch.batchSize }, (_, b) => b % model.config.numLabels), 'int32');
   const keys = trainableKeys(model);
   const vars = keys.map((k) => tf.variable(model.param(k).clone()));
   let step = 0;
-  const forward = timeIt(() => {
-    const logits = tf.tidy(() => model.forward(inputs).logits!);
-    logits.dataSync();
-    logits.dispose();
-  }, reps);
-  const forwardBackward = timeIt(() => {
-    const out = tf.tidy(() => {
-      const overrides = new Map<string, tf.Tensor>(keys.map((k, i) => [k, vars[i]]));
-      const { value, grads } = tf.variableGrads(() => {
-        const logits = model.forward(inputs, { training: true, dropoutSeed: ++step, overrides }).logits!;
-        return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, model.config.numLabels), logits) as tf.Scalar;
-      }, vars);
-      return [value, ...Object.values(grads)];
-    });
-    out[0].dataSync();
-    for (const g of out.slice(1)) g.dataSync();
-    tf.dispose(out);
-  }, Math.max(1, Math.ceil(reps / 2)));
-  tf.dispose([inputs.inputIds, inputs.attentionMask, inputs.tokenTypeIds ?? [], inputs.positionIds ?? [], labels, ...vars]);
+  return {
+    forward: () => {
+      const logits = tf.tidy(() => model.forward(inputs).logits!);
+      logits.dataSync();
+      logits.dispose();
+    },
+    forwardBackward: () => {
+      const out = tf.tidy(() => {
+        const overrides = new Map<string, tf.Tensor>(keys.map((k, i) => [k, vars[i]]));
+        const { value, grads } = tf.variableGrads(() => {
+          const logits = model.forward(inputs, { training: true, dropoutSeed: ++step, overrides }).logits!;
+          return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, model.config.numLabels), logits) as tf.Scalar;
+        }, vars);
+        return [value, ...Object.values(grads)];
+      });
+      for (const t of out) t.dataSync();
+      tf.dispose(out);
+    },
+    dispose: () => tf.dispose([inputs.inputIds, inputs.attentionMask, inputs.tokenTypeIds ?? [], inputs.positionIds ?? [], labels, ...vars]),
+  };
+}
+
+function measure(model: EncoderModel, batch: EncodedBatch, reps: number): { forward: Timing; forwardBackward: Timing } {
+  const s = steps(model, batch);
+  const forward = timeIt(s.forward, reps);
+  const forwardBackward = timeIt(s.forwardBackward, Math.max(1, Math.ceil(reps / 2)));
+  s.dispose();
   return { forward, forwardBackward };
+}
+
+/**
+ * Several configurations measured in round-robin (one step of each per round), so that the load of other
+ * processes on the shared cores falls on all of them alike; the first round is a warm-up.
+ */
+function measureInterleaved(model: EncoderModel, batch: EncodedBatch, configs: { apply: () => void; restore: () => void }[], rounds: number): { forward: Timing; forwardBackward: Timing }[] {
+  const s = steps(model, batch);
+  const fwd: number[][] = configs.map(() => []);
+  const fb: number[][] = configs.map(() => []);
+  for (let r = 0; r <= rounds; r++) {
+    configs.forEach((c, i) => {
+      c.apply();
+      try {
+        let t0 = performance.now();
+        s.forward();
+        if (r > 0) fwd[i].push(performance.now() - t0);
+        t0 = performance.now();
+        s.forwardBackward();
+        if (r > 0) fb[i].push(performance.now() - t0);
+      } finally {
+        c.restore();
+      }
+    });
+  }
+  s.dispose();
+  const stats = (ts: number[]): Timing => { const x = [...ts].sort((a, b) => a - b); return { min: x[0], median: x[Math.floor(x.length / 2)] }; };
+  return configs.map((_, i) => ({ forward: stats(fwd[i]), forwardBackward: stats(fb[i]) }));
 }
 
 interface TorchResult { torch: string; threads: number; blas: string; forward_ms: Timing; forward_backward_ms: Timing }
@@ -142,6 +179,7 @@ async function main(): Promise<void> {
   const fast = fastKernelsAvailable();
   console.log(`# engine benchmark — backend ${choice.backend}${choice.backend === 'wasm' ? ` (SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'on' : 'off'}, threads ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? 'on' : 'off'})` : ''}; fast kernels ${fast ? 'available' : 'unavailable'}`);
   console.log(`# ms per batch: min (median) of ${REPS} forward / ${Math.max(1, Math.ceil(REPS / 2))} forward+backward runs after a warm-up; node ${process.version}`);
+  if (flag('ablation')) console.log(`# ablation rows: all configurations of the first workload run in round-robin, ${REPS} rounds after a warm-up round`);
   const rows: string[][] = [];
   const results: Record<string, unknown>[] = [];
   const workloads = QUICK ? WORKLOADS.slice(0, 1) : WORKLOADS;
@@ -152,23 +190,24 @@ async function main(): Promise<void> {
     const batch = syntheticBatch(config, w.batchSize, w.seqLen);
     const f = flops(config, w.batchSize, w.seqLen);
     const tokens = w.batchSize * w.seqLen;
-    const paths: { label: string; enabled: boolean; without?: (typeof FAST_KERNELS)[number] }[] = [];
-    if (fast) paths.push({ label: `tfjs-${choice.backend} + hifi kernels`, enabled: true });
-    if (fast && flag('ablation') && w === WORKLOADS[0]) {
-      for (const k of FAST_KERNELS) paths.push({ label: `  … without ${k}`, enabled: true, without: k });
-    }
-    if (!flag('no-reference') || !fast) paths.push({ label: `tfjs-${choice.backend} plain ops`, enabled: false });
-    for (const p of paths) {
-      setFastKernelsEnabled(p.enabled);
-      if (p.without) setFastKernelEnabled(p.without, false);
-      const reps = p.enabled ? REPS : Math.min(REPS, 2); // the plain path is slow; fewer runs
-      const m = measure(model, batch, reps);
-      if (p.without) setFastKernelEnabled(p.without, true);
-      rows.push([w.name, `B=${w.batchSize} T=${w.seqLen}`, p.label, fmt(m.forward), rate(tokens, m.forward.min), gflops(f.forward, m.forward.min),
+    const row = (label: string, m: { forward: Timing; forwardBackward: Timing }) => {
+      rows.push([w.name, `B=${w.batchSize} T=${w.seqLen}`, label, fmt(m.forward), rate(tokens, m.forward.min), gflops(f.forward, m.forward.min),
         fmt(m.forwardBackward), rate(tokens, m.forwardBackward.min), gflops(f.forward + f.backward, m.forwardBackward.min)]);
-      results.push({ workload: w.name, batchSize: w.batchSize, seqLen: w.seqLen, path: p.label, flops: f, forwardMs: m.forward, forwardBackwardMs: m.forwardBackward });
+      results.push({ workload: w.name, batchSize: w.batchSize, seqLen: w.seqLen, path: label.trim(), flops: f, forwardMs: m.forward, forwardBackwardMs: m.forwardBackward });
+    };
+    if (fast && flag('ablation') && w === WORKLOADS[0]) {
+      // all optimisations on, then each one off alone, interleaved round by round
+      const configs = [{ label: `tfjs-${choice.backend} + hifi kernels`, apply: () => {}, restore: () => {} },
+        ...FAST_KERNELS.map((k) => ({ label: `  … without ${k}`, apply: () => setFastKernelEnabled(k, false), restore: () => setFastKernelEnabled(k, true) }))];
+      measureInterleaved(model, batch, configs, REPS).forEach((m, i) => row(configs[i].label, m));
+    } else if (fast) {
+      row(`tfjs-${choice.backend} + hifi kernels`, measure(model, batch, REPS));
     }
-    setFastKernelsEnabled(true);
+    if (!flag('no-reference') || !fast) {
+      setFastKernelsEnabled(false);
+      row(`tfjs-${choice.backend} plain ops`, measure(model, batch, Math.min(REPS, 2))); // slow: fewer runs
+      setFastKernelsEnabled(true);
+    }
     model.dispose();
     if (!flag('no-torch')) {
       for (const threads of QUICK ? [1] : [1, 2]) {
