@@ -244,3 +244,17 @@ test('the last failed attempt marks the job failed with INTERNAL', async (t) => 
   assert.equal(done.error?.code, 'INTERNAL');
   assert.match(done.error!.message, /disk full/);
 });
+
+test('a job whose lock expires (event loop blocked past lockDuration) stops quietly; BullMQ fails it and the record says WORKER_LOST', async (t) => {
+  const h = await harness({ HIFI_LOCK_DURATION_MS: '500', HIFI_STALLED_INTERVAL_MS: '200', HIFI_MAX_STALLED_COUNT: '0' });
+  t.after(() => h.close());
+  // 1.5 s of synchronous work per step: three times the lock duration without a turn of the event loop.
+  let stepsRun = 0;
+  await h.start(standInPipeline({ steps: 6, stepMs: 1500, onStep: () => stepsRun++ }));
+  const job = await h.submit({ attempts: 1 });
+  const done = await h.waitFor(job.id, (j) => j.status === 'failed' || j.status === 'succeeded', 20_000);
+  assert.equal(done.status, 'failed');
+  assert.equal(done.error?.code, 'WORKER_LOST');
+  assert.match(done.error!.message, /stalled/);
+  assert.ok(stepsRun < 6, `the pipeline was stopped after ${stepsRun} steps`);
+});
