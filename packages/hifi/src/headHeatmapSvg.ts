@@ -34,7 +34,9 @@ export function headHeatmapSvg(opts: HeatmapOptions): string {
   const gridH = L * cell;
   const legendX = left + gridW + 24;
   const legendH = Math.max(gridH, 80);
-  const width = legendX + 110;
+  // Wide enough for the title too (bold 14 px sans-serif: about 0.62 em per character).
+  const titleWidth = opts.title ? left + Math.ceil(opts.title.length * 14 * 0.62) + 16 : 0;
+  const width = Math.max(legendX + 110, titleWidth);
   const height = top + Math.max(gridH, legendH) + 24;
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`);

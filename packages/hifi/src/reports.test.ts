@@ -142,6 +142,11 @@ test('SVG heat map: one cell per head coloured by score, selected heads outlined
   const opens = (svg.match(/<(?!\/|\?)[a-zA-Z]+[^>]*[^/]>/g) ?? []).length;
   const closes = (svg.match(/<\/[a-zA-Z]+>/g) ?? []).length;
   assert.equal(opens, closes);
+  // A long title widens the picture instead of being cut off at the legend.
+  const width = (x: string) => Number(/^<svg[^>]* width="(\d+)"/.exec(x)![1]);
+  const long = headHeatmapSvg({ scores, mask, title: 'hifi head scores — glue:sst2, 256 examples (seed 0), a long title' });
+  assert.ok(width(long) > width(svg), `${width(long)} > ${width(svg)}`);
+  assert.ok(width(long) >= 64 + 66 * 14 * 0.5, 'at least about half an em per character of the title');
 });
 
 test('viridis endpoints and clamping', () => {
