@@ -1,5 +1,6 @@
 // Training hyperparameters: one typed object with documented defaults, checked once (each error names the field).
-// Defaults were chosen by a short sweep on bert-mini-hifi (see packages/trainer/README.md, "Defaults").
+// Defaults were chosen by a short sweep on bert-mini-hifi (see packages/trainer/README.md, "Defaults"); they suit
+// small models (a few million parameters). For bert-base-sized models use smaller rates (full: 2e-5 … 5e-5).
 import { TrainingConfigError } from './errors.ts';
 
 export interface Hyperparameters {
@@ -55,8 +56,8 @@ export const DEFAULT_HYPERPARAMETERS: Readonly<Hyperparameters> = Object.freeze(
   maxSteps: 0,
   batchSize: 32,
   evalBatchSize: 64,
-  headLearningRate: 1e-3,
-  learningRate: 1e-4,
+  headLearningRate: 3e-3,
+  learningRate: 1e-3,
   taskHeadLearningRate: 1e-3,
   warmupRatio: 0.1,
   weightDecay: 0.01,
