@@ -294,9 +294,9 @@ export class EncoderModel {
     return { headOutputs, context };
   }
 
-  /** The wasm attention kernel handles this call: wasm backend, head size a multiple of 4, a [B, 1, 1, T] mask. */
+  /** The wasm attention kernel handles this call: wasm backend, head size a multiple of 4, a float32 [B, 1, 1, T] mask. */
   private useFastAttention(mask: tf.Tensor, shape: { batchSize: number; seqLen: number }): boolean {
-    return fast.fastKernelEnabled('attention') && this.config.headDim % 4 === 0 && mask.size === shape.batchSize * shape.seqLen;
+    return fast.fastKernelEnabled('attention') && this.config.headDim % 4 === 0 && mask.size === shape.batchSize * shape.seqLen && mask.dtype === 'float32';
   }
 
   /**

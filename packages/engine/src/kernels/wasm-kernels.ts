@@ -482,8 +482,12 @@ export interface AttentionShape {
 export function attention(qkv: tf.Tensor2D, mask: tf.Tensor, headMask: tf.Tensor | undefined, shape: AttentionShape,
   drop: { rate: number; seed: number } = { rate: 0, seed: 0 }): tf.Tensor2D {
   const { batchSize: B, seqLen: T, numHeads: H, headDim: d } = shape;
+  if (qkv.shape[0] !== B * T || qkv.shape[1] !== 3 * H * d) throw new Error(`attention: qkv must be [${B * T}, ${3 * H * d}], got [${qkv.shape}]`);
+  if (mask.size !== B * T || mask.dtype !== 'float32') throw new Error(`attention: mask must hold ${B}·${T} float32 values, got [${mask.shape}] ${mask.dtype}`);
+  if (headMask && headMask.size !== H) throw new Error(`attention: headMask must have ${H} values, got [${headMask.shape}]`);
+  if (d % 4 !== 0) throw new Error(`attention: the head size must be a multiple of 4, got ${d}`);
   const attrs = { B, T, H, d, scale: 1 / Math.sqrt(d), rate: drop.rate, seed: drop.seed, useHeadMask: headMask !== undefined };
-  const hm = headMask ?? tf.ones([H]);
+  const hm = headMask ? (headMask.dtype === 'float32' ? headMask : tf.cast(headMask, 'float32')) : tf.ones([H]);
   const [context] = tf.engine().runKernel<tf.Tensor[]>(KERNEL_NAMES.attention, { qkv, mask, headMask: hm }, attrs);
   return context as tf.Tensor2D;
 }
