@@ -40,3 +40,30 @@ test('SIGKILL of the worker mid-training: a new worker resumes the job from its 
   second.child.kill('SIGTERM');
   assert.equal(await second.exited, 0);
 });
+
+test('SIGTERM mid-training: the worker checkpoints, releases the job without using an attempt, exits 0; the next one resumes', async () => {
+  const first = await e2e.startWorkerProcess(WORKER_ENV);
+  const job = await e2e.submit(tinyJob({ hyperparameters: { maxTrainExamples: 640, epochs: 1, maxLength: 32, batchSize: 8, analysisSamples: 32 } }));
+  await e2e.waitForJob(job.id, (j) => j.status === 'training' && (j.progress?.step ?? 0) >= 6, 60_000, 'training');
+  first.child.kill('SIGTERM');
+  assert.equal(await first.exited, 0, first.output());
+  const released = await e2e.getJob(job.id);
+  assert.equal(released.status, 'queued');
+  const saved = Math.max(...released.artifacts.filter((a) => a.kind === 'checkpoint' && a.name.startsWith('checkpoint-step-')).map((a) => a.step ?? 0));
+  assert.ok(saved >= 6, `checkpoint written on the way out at step ${saved}`);
+  const { openQueue } = await import('@hifi/jobs');
+  const queue = openQueue('cpu', e2e.redis, e2e.prefix);
+  try {
+    assert.equal(await queue.getJobState(job.id), 'waiting');
+    assert.equal((await queue.getJob(job.id))?.attemptsMade, 0);
+  } finally {
+    await queue.close();
+  }
+
+  const second = await e2e.startWorkerProcess(WORKER_ENV);
+  const done = await e2e.waitForEnd(job.id, 90_000);
+  assert.equal(done.status, 'succeeded', `${JSON.stringify(done.error)}\n${second.output()}`);
+  assert.equal(done.resumedFromStep, saved);
+  second.child.kill('SIGTERM');
+  assert.equal(await second.exited, 0);
+});

@@ -172,7 +172,12 @@ export class E2E {
       });
       void exited.then((code) => reject(new Error(`worker process exited (${code}) before it was ready:\n${out}`)));
     });
-    await Promise.race([ready, new Promise((_, reject) => setTimeout(() => reject(new Error(`worker process not ready after 30 s:\n${out}`)), 30_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([ready, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`worker process not ready after 30 s:\n${out}`)), 30_000)))]);
+    } finally {
+      clearTimeout(timer);
+    }
     return handle;
   }
 
