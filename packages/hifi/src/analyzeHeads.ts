@@ -10,6 +10,7 @@ import { buildHeadReport, type AnalysisConfig, type HeadReport } from './headRep
 import { headMaskFile, type HeadMaskFile } from './headMask.ts';
 import { PAGE_RANK_DEFAULTS } from './pageRank.ts';
 import { TokenDataHasher } from './fingerprint.ts';
+import { wasmHeapViews } from './hostTensorView.ts';
 import type { HeadRef } from './headRef.ts';
 import type { JacobiOptions } from './symmetricEigen.ts';
 
@@ -102,17 +103,18 @@ export async function analyzeHeads(
       hostMs += performance.now() - t1;
     } else {
       const outputs = tf.tidy(() => requireHeadOutputs(model.forward(batch, { outputHeadOutputs: true, skipTaskHead: true }), numLayers));
-      let host: Float32Array[];
       try {
-        host = (await Promise.all(outputs.map((t) => t.data()))) as Float32Array[];
+        // Zero-copy views on the wasm heap where possible, used synchronously (no await, no tfjs op in between);
+        // else copies.
+        const host = wasmHeapViews(outputs) ?? ((await Promise.all(outputs.map((t) => t.data()))) as Float32Array[]);
+        const t1 = performance.now();
+        deviceMs += t1 - t0;
+        if (compute === 'host') statistics.addBatch(host, batch);
+        else statistics.addBatchReference(host, batch);
+        hostMs += performance.now() - t1;
       } finally {
         tf.dispose(outputs);
       }
-      const t1 = performance.now();
-      deviceMs += t1 - t0;
-      if (compute === 'host') statistics.addBatch(host, batch);
-      else statistics.addBatchReference(host, batch);
-      hostMs += performance.now() - t1;
     }
     batchCount++;
     opts.onProgress?.({ batches: batchCount, examples: statistics.summary().examplesSeen, elapsedMs: performance.now() - start });
