@@ -136,6 +136,32 @@ export function gelu(x: usize, y: usize, n: i32): void {
   }
 }
 
+/** GELU and its derivative in one pass (for training: the backward pass is then one multiplication). */
+export function geluWithGrad(x: usize, y: usize, dydx: usize, n: i32): void {
+  const half = f32x4.splat(0.5);
+  const one = f32x4.splat(1.0);
+  const rs2 = f32x4.splat(0.7071067811865476);
+  const invSqrt2Pi = f32x4.splat(0.3989422804014327);
+  const mhalf = f32x4.splat(-0.5);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const off = (<usize>i) << 2;
+    const v = v128.load(x + off);
+    const cdf = f32x4.mul(half, f32x4.add(one, erfv(f32x4.mul(v, rs2))));
+    const pdf = f32x4.mul(invSqrt2Pi, expNeg(f32x4.mul(mhalf, f32x4.mul(v, v))));
+    v128.store(y + off, f32x4.mul(v, cdf));
+    v128.store(dydx + off, f32x4.add(cdf, f32x4.mul(v, pdf)));
+  }
+  for (; i < n; i++) {
+    const off = (<usize>i) << 2;
+    const v = f32x4.splat(load<f32>(x + off));
+    const cdf = f32x4.mul(half, f32x4.add(one, erfv(f32x4.mul(v, rs2))));
+    const pdf = f32x4.mul(invSqrt2Pi, expNeg(f32x4.mul(mhalf, f32x4.mul(v, v))));
+    store<f32>(y + off, f32x4.extract_lane(f32x4.mul(v, cdf), 0));
+    store<f32>(dydx + off, f32x4.extract_lane(f32x4.add(cdf, f32x4.mul(v, pdf)), 0));
+  }
+}
+
 /** dx = dy · (Φ(x) + x·φ(x)), the derivative of the exact GELU. */
 export function geluGrad(dy: usize, x: usize, dx: usize, n: i32): void {
   const half = f32x4.splat(0.5);

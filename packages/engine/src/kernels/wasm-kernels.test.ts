@@ -69,6 +69,17 @@ describe('elementwise kernels', () => {
     tf.dispose([y, dx]);
   });
 
+  test('under a gradient tape GELU keeps its derivative from the forward pass, and it matches float64', () => {
+    const xs = Array.from({ length: 1001 }, (_, i) => -6 + i * 0.012);
+    const dx = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(K.gelu(x), 2)))(tf.tensor1d(xs)));
+    const got = dx.dataSync();
+    dx.dispose();
+    xs.forEach((x, i) => {
+      const want = 2 * (0.5 * (1 + erf64(x / Math.SQRT2)) + (x * Math.exp(-x * x / 2)) / Math.sqrt(2 * Math.PI));
+      assert.ok(Math.abs(got[i] - want) < 2e-6, `2·gelu'(${x}) = ${got[i]}, want ${want}`);
+    });
+  });
+
   test('GELU matches the reference op on the model path', () => {
     const [a, b] = tf.tidy(() => { const x = tf.randomNormal([37, 53], 0, 3, 'float32', 1); return [K.gelu(x), referenceGelu(x)]; });
     assert.ok(maxAbsDiff(a.dataSync(), b.dataSync()) < 2e-6);

@@ -33,6 +33,7 @@ interface KernelExports {
   dropout(x: number, y: number, n: number, threshold: number, keepScale: number, seedMix: number): void;
   gelu(x: number, y: number, n: number): void;
   geluGrad(dy: number, x: number, dx: number, n: number): void;
+  geluWithGrad(x: number, y: number, dydx: number, n: number): void;
   layerNorm(x: number, gamma: number, beta: number, y: number, stats: number, rows: number, C: number, eps: number): void;
   layerNormGradX(dy: number, x: number, gamma: number, stats: number, dx: number, rows: number, C: number): void;
   attentionScratchBytes(T: number, d: number): number;
@@ -55,6 +56,7 @@ export const KERNEL_NAMES = {
   attentionGrad: 'HifiAttentionGrad',
   gelu: 'HifiGelu',
   geluGrad: 'HifiGeluGrad',
+  geluWithGrad: 'HifiGeluWithGrad',
   layerNorm: 'HifiLayerNorm',
   layerNormGradX: 'HifiLayerNormGradX',
   dropout: 'HifiDropout',
@@ -219,6 +221,18 @@ function registerWasmKernels(k: KernelExports): void {
   });
 
   tf.registerKernel({
+    kernelName: KERNEL_NAMES.geluWithGrad, backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: be }) => {
+      const backend = be as WasmBackend;
+      const x = inputs.x as TensorInfo;
+      const y = backend.makeOutput([...x.shape], 'float32');
+      const dydx = backend.makeOutput([...x.shape], 'float32');
+      k.geluWithGrad(ptr(backend, x), ptr(backend, y), ptr(backend, dydx), tf.util.sizeFromShape(x.shape));
+      return [y, dydx];
+    },
+  });
+
+  tf.registerKernel({
     kernelName: KERNEL_NAMES.geluGrad, backendName: 'wasm',
     kernelFunc: ({ inputs, backend: be }) => {
       const backend = be as WasmBackend;
@@ -379,6 +393,12 @@ function registerGradients(): void {
   });
 
   tf.registerGradient({
+    kernelName: KERNEL_NAMES.geluWithGrad,
+    outputsToSave: [false, true],
+    gradFunc: (dys, saved) => ({ x: () => tf.mul((dys as tf.Tensor[])[0], saved[0]) }),
+  });
+
+  tf.registerGradient({
     kernelName: KERNEL_NAMES.layerNorm,
     inputsToSave: ['x', 'gamma'],
     outputsToSave: [false, true],
@@ -492,7 +512,12 @@ export function attention(qkv: tf.Tensor2D, mask: tf.Tensor, headMask: tf.Tensor
   return context as tf.Tensor2D;
 }
 
+/**
+ * Exact GELU. While a gradient tape records, the kernel also writes the derivative (one pass over x instead of a
+ * second erf and exp in the backward pass, which becomes a multiplication).
+ */
 export function gelu<T extends tf.Tensor>(x: T): T {
+  if (tf.engine().state.gradientDepth > 0) return tf.engine().runKernel<T[]>(KERNEL_NAMES.geluWithGrad, { x })[0];
   return tf.engine().runKernel<T>(KERNEL_NAMES.gelu, { x });
 }
 
