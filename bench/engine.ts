@@ -29,7 +29,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { EncoderModel, initBackend, parseConfig } from '@hifi/engine';
 import type { EncodedBatch, ModelConfig } from '@hifi/engine';
 import { readSafetensors } from '@hifi/engine/safetensors.ts';
-import { FAST_KERNELS, fastKernelsAvailable, setFastKernelEnabled, setFastKernelsEnabled } from '@hifi/engine/kernels/wasm-kernels.ts';
+import { FAST_KERNELS, fastKernelsAvailable, setFastKernelEnabled, setFastKernelsEnabled } from '@hifi/engine';
 import { enableTraining } from '@hifi/trainer';
 
 const SHARED = resolve(process.env.HIFI_SHARED ?? join(import.meta.dirname, '..', '..', 'shared'));

@@ -9,3 +9,5 @@ export * from './checkpoint.ts';
 export * from './tokenizer.ts';
 export * from './hub.ts';
 export * from './pretrained.ts';
+export { FAST_KERNELS, fastKernelsAvailable, fastKernelsLoadFailure, fastKernelEnabled, setFastKernelEnabled, setFastKernelsEnabled } from './kernels/wasm-kernels.ts';
+export type { FastKernel } from './kernels/wasm-kernels.ts';
