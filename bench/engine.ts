@@ -26,10 +26,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { EncoderModel, initBackend, parseConfig } from '@hifi/engine';
+import { EncoderModel, FAST_KERNELS, fastKernelsAvailable, initBackend, parseConfig, readSafetensors, setFastKernelEnabled, setFastKernelsEnabled } from '@hifi/engine';
 import type { EncodedBatch, ModelConfig } from '@hifi/engine';
-import { readSafetensors } from '@hifi/engine/safetensors.ts';
-import { FAST_KERNELS, fastKernelsAvailable, setFastKernelEnabled, setFastKernelsEnabled } from '@hifi/engine';
 import { enableTraining } from '@hifi/trainer';
 
 const SHARED = resolve(process.env.HIFI_SHARED ?? join(import.meta.dirname, '..', '..', 'shared'));

@@ -1,30 +1,38 @@
-// Runs the benchmark scripts of this folder one after another (each prints its own table):
-//   engine.ts      forward / forward+backward speed of the encoder            (default)
-//   train-step.ts  speed of a full training step of the trainer               (default)
-//   quality.ts     end-to-end quality on GLUE (slow)                          (only with --quality)
-// Usage: npm run bench [-- --quality] [-- --only engine] [-- <options passed on to every script, e.g. --quick>]
-// A script that does not exist yet is skipped with a note; a failing script is reported and the others still run.
+// Runs the benchmark scripts of this folder one after another, each printing its own table. Every bench/*.ts
+// (except this file) is a benchmark; the slow ones run only when asked for:
+//   default      engine.ts (encoder speed), train-step.ts (training step), and every other script not listed below
+//   --quality    also quality.ts (GLUE fine-tuning quality: hours, or ~1 h with its --reduced option)
+//   --all        also the other slow ones (analysis-stability.ts)
+//   --only a,b   just these scripts (names without .ts), slow or not
+//   -- ARGS      everything after a bare `--` is passed on to each script run (e.g. `-- --quick`)
+// Usage: npm run bench [-- --quality] [-- --only engine -- --reps 9]
+// A failing script is reported at the end and the others still run.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const here = import.meta.dirname;
-const argv = process.argv.slice(2);
-const withQuality = argv.includes('--quality');
-const onlyAt = argv.indexOf('--only');
-const only = onlyAt >= 0 ? argv[onlyAt + 1] : undefined;
-const passOn = argv.filter((a, i) => a !== '--quality' && i !== onlyAt && i !== onlyAt + 1);
+const SLOW: Record<string, string> = { quality: '--quality', 'analysis-stability': '--all' };
+const FIRST = ['engine', 'train-step']; // run first, in this order
 
-const scripts = ['engine', 'train-step', ...(withQuality ? ['quality'] : [])].filter((s) => !only || s === only);
+const argv = process.argv.slice(2);
+const dashdash = argv.indexOf('--');
+const own = dashdash >= 0 ? argv.slice(0, dashdash) : argv;
+const passOn = dashdash >= 0 ? argv.slice(dashdash + 1) : [];
+const onlyAt = own.indexOf('--only');
+const only = onlyAt >= 0 ? new Set((own[onlyAt + 1] ?? '').split(',').filter(Boolean)) : undefined;
+
+const found = readdirSync(here).filter((f) => f.endsWith('.ts') && f !== 'run.ts').map((f) => f.slice(0, -3));
+const ordered = [...FIRST.filter((n) => found.includes(n)), ...found.filter((n) => !FIRST.includes(n)).sort()];
+const selected = ordered.filter((n) => (only ? only.has(n) : !SLOW[n] || own.includes(SLOW[n]) || own.includes('--all')));
+for (const n of only ?? []) if (!found.includes(n)) console.log(`## ${n}: bench/${n}.ts does not exist; skipped`);
+const skipped = ordered.filter((n) => !selected.includes(n) && !only);
+if (skipped.length > 0) console.log(`# not run (slow; ${skipped.map((n) => `${n}: ${SLOW[n]}`).join(', ')})`);
+
 const failed: string[] = [];
-for (const name of scripts) {
-  const file = join(here, `${name}.ts`);
-  if (!existsSync(file)) {
-    console.log(`\n## ${name}: bench/${name}.ts does not exist (yet); skipped`);
-    continue;
-  }
-  console.log(`\n## ${name} (bench/${name}.ts ${passOn.join(' ')})`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', file, ...passOn], { stdio: 'inherit', env: process.env });
+for (const name of selected) {
+  console.log(`\n## ${name}  (node --import tsx bench/${name}.ts ${passOn.join(' ')})`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(here, `${name}.ts`), ...passOn], { stdio: 'inherit', env: process.env });
   if (r.status !== 0) failed.push(`${name} (exit ${r.status ?? r.signal})`);
 }
 if (failed.length > 0) {
