@@ -3,6 +3,7 @@
 // plain-tfjs reference path, plus PyTorch on the same machine as a reference column when python3 has torch.
 //
 //   node --import tsx bench/engine.ts [--reps N] [--quick] [--no-reference] [--no-torch] [--ablation] [--json FILE]
+// (results also go to bench/results/engine.json, or engine-quick.json with --quick, unless --json names a file)
 //
 // --ablation adds, for the bert-mini workload, one row per optimisation with only that one switched off (see
 // FAST_KERNELS in packages/engine/src/kernels/wasm-kernels.ts), i.e. what each contributes on top of the others.
@@ -23,8 +24,8 @@
 // The machine has 2 cores shared with other work: each figure is the minimum (and median) over --reps runs after a
 // warm-up run; minima are the most repeatable.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { EncoderModel, FAST_KERNELS, fastKernelsAvailable, initBackend, parseConfig, readSafetensors, setFastKernelEnabled, setFastKernelsEnabled } from '@hifi/engine';
 import type { EncodedBatch, ModelConfig } from '@hifi/engine';
@@ -224,8 +225,10 @@ async function main(): Promise<void> {
   console.log(line(header));
   console.log(`|${widths.map((n) => '-'.repeat(n + 2)).join('|')}|`);
   for (const r of rows) console.log(line(r));
-  const jsonPath = option('json');
-  if (jsonPath) writeFileSync(jsonPath, JSON.stringify({ backend: choice.backend, results }, null, 2));
+  const jsonPath = option('json') ?? join(import.meta.dirname, 'results', QUICK ? 'engine-quick.json' : 'engine.json');
+  mkdirSync(dirname(jsonPath), { recursive: true });
+  writeFileSync(jsonPath, `${JSON.stringify({ date: new Date().toISOString(), backend: choice.backend, reps: REPS, results }, null, 2)}\n`);
+  console.log(`# written to ${jsonPath}`);
 }
 
 await main();
