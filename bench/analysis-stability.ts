@@ -3,7 +3,7 @@
 // Baseline: the `random` strategy's selections across the same seeds. Examples go through the same code as
 // `hifi analyze` (seeded sample of the training split, the model's tokenizer, length-sorted batches of 32, ≤ 128 tokens).
 //
-//   node --import tsx bench/analysis-stability.ts [--model DIR] [--data-dir DIR]
+//   node --import tsx bench/analysis-stability.ts [--model DIR] [--data-dir DIR] [--quick]
 //
 // Prints the tables and writes bench/results/analysis-stability.json, plus the head report, mask, GEXF and SVG of
 // SST-2 and RTE at N = 256, seed 0 (k = 4 per layer) under bench/results/analysis-{sst2,rte}-n256-seed0/.
@@ -18,15 +18,19 @@ import { lengthSortedBatches, loadTaskExamples, tokenizeForAnalysis, writeAnalys
 
 const root = resolve(import.meta.dirname, '..');
 const sharedDir = resolve(root, process.env.HIFI_SHARED ?? '../shared');
-const { values: args } = parseArgs({
-  options: {
-    model: { type: 'string', default: join(sharedDir, 'models/bert-mini-hifi') },
-    'data-dir': { type: 'string', default: join(sharedDir, 'data/glue') },
-  },
+// Lenient parsing: bench/run.ts passes the same arguments to every script, so options meant for others are ignored.
+const { values: raw } = parseArgs({
+  strict: false,
+  options: { model: { type: 'string' }, 'data-dir': { type: 'string' }, quick: { type: 'boolean' } },
 });
+const quick = raw.quick === true; // N ∈ {64, 256} only; results go to analysis-stability-quick.{json,txt}
+const args = {
+  model: typeof raw.model === 'string' ? raw.model : join(sharedDir, 'models/bert-mini-hifi'),
+  'data-dir': typeof raw['data-dir'] === 'string' ? raw['data-dir'] : join(sharedDir, 'data/glue'),
+};
 
 const TASKS = ['glue:sst2', 'glue:rte'];
-const SIZES = [64, 256, 1024];
+const SIZES = quick ? [64, 256] : [64, 256, 1024];
 const SEEDS = [0, 1, 2];
 const KS = [2, 4];
 const SEED_PAIRS: [number, number][] = [[0, 1], [0, 2], [1, 2]];
@@ -142,7 +146,7 @@ function randomJaccard(k: number, H: number): number {
 // ---- runs
 
 async function main(): Promise<void> {
-  const p = await loadPretrained(args.model!);
+  const p = await loadPretrained(args.model);
   const { numLayers: L, numHeads: H } = p.config;
   const fingerprint = baseModelFingerprint(p.config, p.model.stateDict());
   const maxLength = Math.min(128, p.maxLength);
@@ -169,7 +173,7 @@ async function main(): Promise<void> {
           task: taskName, samples, seed, scores: grid((e) => e.score), richness: grid((e) => e.richness), selected, analysisMs,
           examplesUsed: analysis.report.data.examplesUsed, tokensUsed: analysis.report.data.tokensUsed,
         });
-        if (samples === 256 && seed === 0) {
+        if (samples === 256 && seed === 0 && !quick) {
           const dir = join(resultsDir, `analysis-${taskName.replace('glue:', '')}-n256-seed0`);
           await writeAnalysisOutputs(dir, analysis, `hifi head scores — ${taskName}, ${analysis.report.data.examplesUsed} examples (seed 0)`);
         }
@@ -195,7 +199,7 @@ async function main(): Promise<void> {
   for (const task of TASKS) {
     const list: Comparison[] = [];
     for (const n of SIZES) list.push(compare(`seeds, N=${n}`, SEED_PAIRS.map(([a, b]) => [find(task, n, a), find(task, n, b)]), L));
-    for (const [n1, n2] of [[64, 1024], [256, 1024], [64, 256]]) {
+    for (const [n1, n2] of quick ? [[64, 256]] : [[64, 1024], [256, 1024], [64, 256]]) {
       list.push(compare(`N=${n1} vs N=${n2}`, SEEDS.map((s) => [find(task, n1, s), find(task, n2, s)]), L));
     }
     comparisons[task] = list;
@@ -218,9 +222,10 @@ async function main(): Promise<void> {
   // Which heads dominate: selection frequency over the 9 runs of each task (k = 2), and mean scores at N = 1024.
   for (const task of TASKS) {
     const taskRuns = runs.filter((r) => r.task === task);
-    out.push('', `${task}: how often each head is selected with k = 2 (of ${taskRuns.length} runs) | mean score at N=1024 | mean richness at N=1024`);
+    const nMax = SIZES[SIZES.length - 1];
+    out.push('', `${task}: how often each head is selected with k = 2 (of ${taskRuns.length} runs) | mean score at N=${nMax} | mean richness at N=${nMax}`);
     out.push(`${'layer'.padEnd(6)} ${Array.from({ length: H }, (_, h) => `h${h}`.padStart(3)).join('')}   | ${Array.from({ length: H }, (_, h) => `h${h}`.padStart(6)).join('')} | ${Array.from({ length: H }, (_, h) => `h${h}`.padStart(6)).join('')}`);
-    const big = taskRuns.filter((r) => r.samples === 1024);
+    const big = taskRuns.filter((r) => r.samples === SIZES[SIZES.length - 1]);
     for (let l = 0; l < L; l++) {
       const freq = Array.from({ length: H }, (_, h) => taskRuns.filter((r) => r.selected[2].some(([sl, sh]) => sl === l && sh === h)).length);
       const score = Array.from({ length: H }, (_, h) => mean(big.map((r) => r.scores[l][h])));
@@ -229,16 +234,17 @@ async function main(): Promise<void> {
     }
     // How far the PageRank scores follow the richness teleport.
     const rhoRich = mean(big.map((r) => mean(r.scores.map((row, l) => spearman(row, r.richness[l])))));
-    out.push(`Spearman(score, richness) within layers at N=1024: ${rhoRich.toFixed(2)}`);
+    out.push(`Spearman(score, richness) within layers at N=${nMax}: ${rhoRich.toFixed(2)}`);
   }
   const timing = TASKS.map((t) => `${t}: ${SIZES.map((n) => `N=${n} ${mean(runs.filter((r) => r.task === t && r.samples === n).map((r) => r.analysisMs)).toFixed(0)} ms`).join(', ')}`);
   out.push('', `analysis time (mean of the ${SEEDS.length} seeds): ${timing.join('; ')}`);
   console.log(out.join('\n'));
 
-  await writeFile(join(resultsDir, 'analysis-stability.json'), `${JSON.stringify({
+  const stem = quick ? 'analysis-stability-quick' : 'analysis-stability';
+  await writeFile(join(resultsDir, `${stem}.json`), `${JSON.stringify({
     model: args.model, tasks: TASKS, sizes: SIZES, seeds: SEEDS, ks: KS, comparisons, runs, randomRuns, date: new Date().toISOString(),
   }, null, 1)}\n`);
-  await writeFile(join(resultsDir, 'analysis-stability.txt'), `${out.join('\n')}\n`);
+  await writeFile(join(resultsDir, `${stem}.txt`), `${out.join('\n')}\n`);
 }
 
 await main();

@@ -5,9 +5,9 @@
 //     child process, to show that memory does not grow with N.
 // The examples go through the same code as the CLI: seeded sample, the model's tokenizer, length-sorted batches.
 //
-//   node --import tsx bench/analysis.ts [--reps 9] [--compute host|tfjs|reference] [--model DIR] [--data-dir DIR]
+//   node --import tsx bench/analysis.ts [--reps 9] [--quick] [--compute host|tfjs|reference] [--model DIR] [--data-dir DIR]
 //
-// Results are printed as a table and written to bench/results/analysis.json.
+// Results are printed as a table and written to bench/results/analysis.json (analysis-quick.json with --quick).
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -22,19 +22,29 @@ import { lengthSortedBatches, loadTaskExamples, tokenizeForAnalysis } from '@hif
 const root = resolve(import.meta.dirname, '..');
 const sharedDir = resolve(root, process.env.HIFI_SHARED ?? '../shared');
 
-const { values: args } = parseArgs({
+// Lenient parsing: bench/run.ts passes the same arguments to every script, so options meant for others are ignored.
+const { values: raw } = parseArgs({
+  strict: false,
   options: {
     child: { type: 'string' }, // 'speed' | 'memory': run one measurement and print JSON
-    samples: { type: 'string', default: '256' },
-    reps: { type: 'string', default: '9' },
-    compute: { type: 'string', default: 'host' },
-    model: { type: 'string', default: join(sharedDir, 'models/bert-mini-hifi') },
-    'data-dir': { type: 'string', default: join(sharedDir, 'data/glue') },
-    'batch-size': { type: 'string', default: '32' },
-    seed: { type: 'string', default: '0' },
-    'max-length': { type: 'string', default: '128' },
+    samples: { type: 'string' }, reps: { type: 'string' }, compute: { type: 'string' }, model: { type: 'string' },
+    'data-dir': { type: 'string' }, 'batch-size': { type: 'string' }, seed: { type: 'string' }, 'max-length': { type: 'string' },
+    quick: { type: 'boolean' }, // 3 repetitions and only the truncated memory pair
   },
 });
+const opt = (name: string, fallback: string): string => (typeof raw[name] === 'string' ? (raw[name] as string) : fallback);
+const quick = raw.quick === true;
+const args = {
+  child: typeof raw.child === 'string' ? raw.child : undefined,
+  samples: opt('samples', '256'),
+  reps: opt('reps', quick ? '3' : '9'),
+  compute: opt('compute', 'host'),
+  model: opt('model', join(sharedDir, 'models/bert-mini-hifi')),
+  'data-dir': opt('data-dir', join(sharedDir, 'data/glue')),
+  'batch-size': opt('batch-size', '32'),
+  seed: opt('seed', '0'),
+  'max-length': opt('max-length', '128'),
+};
 
 interface SpeedResult {
   samples: number;
@@ -77,7 +87,7 @@ const median = (xs: readonly number[]) => {
 const mb = (bytes: number) => bytes / 2 ** 20;
 
 async function setup(samples: number) {
-  const p = await loadPretrained(args.model!);
+  const p = await loadPretrained(args.model);
   const task = await loadTaskExamples('glue:sst2', args['data-dir']);
   const texts = sample(task.examples, samples, Number(args.seed));
   const batches = lengthSortedBatches(tokenizeForAnalysis(p, texts, Math.min(Number(args['max-length']), p.maxLength)), Number(args['batch-size']), p.tokenizer.padTokenId);
@@ -169,10 +179,10 @@ async function memoryChild(): Promise<MemoryResult> {
   };
 }
 
-async function runChild<T>(kind: 'speed' | 'memory', samples: number, maxLength = args['max-length']!): Promise<T> {
+async function runChild<T>(kind: 'speed' | 'memory', samples: number, maxLength = args['max-length']): Promise<T> {
   const { stdout } = await promisify(execFile)(process.execPath, [
-    '--expose-gc', '--import', 'tsx', join(root, 'bench/analysis.ts'), '--child', kind, '--samples', String(samples), '--reps', args.reps!, '--max-length', maxLength,
-    '--compute', args.compute!, '--model', args.model!, '--data-dir', args['data-dir']!, '--batch-size', args['batch-size']!, '--seed', args.seed!,
+    '--expose-gc', '--import', 'tsx', join(root, 'bench/analysis.ts'), '--child', kind, '--samples', String(samples), '--reps', args.reps, '--max-length', maxLength,
+    '--compute', args.compute, '--model', args.model, '--data-dir', args['data-dir'], '--batch-size', args['batch-size'], '--seed', args.seed,
   ], { cwd: root, maxBuffer: 1 << 24 });
   const last = stdout.trim().split('\n').at(-1)!;
   return JSON.parse(last) as T;
@@ -186,7 +196,7 @@ async function main(): Promise<void> {
   const memory: MemoryResult[] = [];
   // At the default length the longest batch of 2048 examples is longer than that of 256 (longer sentences turn up);
   // truncated to 32 tokens both have the same longest batch, which isolates the effect of N.
-  for (const maxLength of [args['max-length']!, '32']) for (const n of [256, 2048]) memory.push(await runChild<MemoryResult>('memory', n, maxLength));
+  for (const maxLength of quick ? ['32'] : [args['max-length'], '32']) for (const n of [256, 2048]) memory.push(await runChild<MemoryResult>('memory', n, maxLength));
 
   const ratios = speed.analysisMs.map((a, i) => a / speed.forwardMs[i]);
   const cpuRatios = speed.analysisCpuMs.map((a, i) => a / speed.forwardCpuMs[i]);
@@ -219,7 +229,7 @@ async function main(): Promise<void> {
   ];
   console.log(lines.join('\n'));
   await mkdir(join(root, 'bench/results'), { recursive: true });
-  await writeFile(join(root, 'bench/results/analysis.json'), `${JSON.stringify({ args, speed, memory, ratios, cpuRatios, date: new Date().toISOString() }, null, 2)}\n`);
+  await writeFile(join(root, `bench/results/${quick ? 'analysis-quick' : 'analysis'}.json`), `${JSON.stringify({ args, speed, memory, ratios, cpuRatios, date: new Date().toISOString() }, null, 2)}\n`);
 }
 
 await main();
