@@ -12,9 +12,9 @@ export interface Hyperparameters {
   batchSize: number;
   /** Examples per evaluation forward pass. Default 64. */
   evalBatchSize: number;
-  /** Peak learning rate of the selected heads' slices (Q, K, V and, optionally, output-projection rows). */
+  /** Peak learning rate of the selected heads' slices (Q, K, V and, optionally, output-projection rows). Default 3e-3. */
   headLearningRate: number;
-  /** Peak learning rate of the other encoder parameters, which train only under `full` (every parameter). */
+  /** Peak learning rate of the other encoder parameters, which train only under `full` (every parameter). Default 1e-3. */
   learningRate: number;
   /** Peak learning rate of the task head (pooler + classifier). Default 1e-3. */
   taskHeadLearningRate: number;

@@ -27,7 +27,7 @@ heads
 training
   --epochs E  --max-steps N   (default 3 epochs; with both, whichever ends first)
   --batch-size B              (default 32)
-  --lr X                      learning rate of the heads (of every encoder weight with --strategy full)
+  --lr X                      learning rate of the heads (default 3e-3; of every encoder weight with --strategy full: 1e-3)
   --task-head-lr X            learning rate of the pooler/classifier (default 1e-3)
   --warmup-ratio R  --weight-decay W  --max-grad-norm G  --seed S
   --eval-interval N           evaluate every N steps (default: every epoch)
