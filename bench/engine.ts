@@ -2,9 +2,11 @@
 // backend that initBackend() picks, for the fast path (the wasm kernels of packages/engine/src/kernels) and the
 // plain-tfjs reference path, plus PyTorch on the same machine as a reference column when python3 has torch.
 //
-//   node --import tsx bench/engine.ts [--reps N] [--quick] [--no-reference] [--no-torch] [--ablation] [--json FILE]
+//   node --import tsx bench/engine.ts [--reps N] [--quick] [--no-reference] [--no-torch] [--ablation] [--profile] [--json FILE]
 // (results also go to bench/results/engine.json, or engine-quick.json with --quick, unless --json names a file)
 //
+// --profile prints, for the bert-mini workload, tf.profile's per-kernel times of one forward and one forward+backward
+// step (kernel name and input shapes, summed over calls), on the fast path and on the plain path.
 // --ablation adds, for the bert-mini workload, one row per optimisation with only that one switched off (see
 // FAST_KERNELS in packages/engine/src/kernels/wasm-kernels.ts), i.e. what each contributes on top of the others.
 //
@@ -152,6 +154,24 @@ function measureInterleaved(model: EncoderModel, batch: EncodedBatch, configs: {
   return configs.map((_, i) => ({ forward: stats(fwd[i]), forwardBackward: stats(fb[i]) }));
 }
 
+/** tf.profile of one call of fn: kernel time summed per (kernel, input shapes), largest first. */
+async function profileKernels(label: string, fn: () => void): Promise<void> {
+  const info = await tf.profile(() => { fn(); return tf.scalar(0); });
+  const byKernel = new Map<string, { ms: number; calls: number }>();
+  for (const k of info.kernels) {
+    const key = `${k.name} ${JSON.stringify(k.inputShapes)}`;
+    const e = byKernel.get(key) ?? { ms: 0, calls: 0 };
+    e.ms += Number(k.kernelTimeMs);
+    e.calls++;
+    byKernel.set(key, e);
+  }
+  const rows = [...byKernel].sort((a, b) => b[1].ms - a[1].ms);
+  const total = rows.reduce((a, [, e]) => a + e.ms, 0);
+  console.log(`\n# profile: ${label} — ${total.toFixed(1)} ms in ${info.kernels.length} kernel calls`);
+  console.log('| ms | share | calls | kernel [input shapes] |\n|---|---|---|---|');
+  for (const [key, e] of rows.slice(0, 25)) console.log(`| ${e.ms.toFixed(2)} | ${((100 * e.ms) / total).toFixed(1)} % | ${e.calls} | ${key} |`);
+}
+
 interface TorchResult { torch: string; threads: number; blas: string; forward_ms: Timing; forward_backward_ms: Timing }
 
 function torchReference(config: ModelConfig, B: number, T: number, threads: number): TorchResult | string {
@@ -194,6 +214,18 @@ async function main(): Promise<void> {
         fmt(m.forwardBackward), rate(tokens, m.forwardBackward.min), gflops(f.forward + f.backward, m.forwardBackward.min)]);
       results.push({ workload: w.name, batchSize: w.batchSize, seqLen: w.seqLen, path: label.trim(), flops: f, forwardMs: m.forward, forwardBackwardMs: m.forwardBackward });
     };
+    if (flag('profile') && w === WORKLOADS[0]) {
+      for (const on of fast ? [true, false] : [false]) {
+        setFastKernelsEnabled(on);
+        const s = steps(model, batch);
+        s.forward();
+        s.forwardBackward(); // warm-up
+        await profileKernels(`${w.name}, forward, ${on ? 'hifi kernels' : 'plain ops'}`, s.forward);
+        await profileKernels(`${w.name}, forward+backward, ${on ? 'hifi kernels' : 'plain ops'}`, s.forwardBackward);
+        s.dispose();
+      }
+      setFastKernelsEnabled(true);
+    }
     if (fast && flag('ablation') && w === WORKLOADS[0]) {
       // all optimisations on, then each one off alone, interleaved round by round
       const configs = [{ label: `tfjs-${choice.backend} + hifi kernels`, apply: () => {}, restore: () => {} },
