@@ -32,7 +32,7 @@ interface Fixture { name: string; config: ModelConfig; model: EncoderModel; expe
 const fixtures: Fixture[] = [];
 
 before(async () => {
-  await initBackend();
+  await initBackend({ prefer: 'wasm' }); // the fast kernels are wasm kernels: test them there even if a native backend is installed
   await loadTfjsGradients();
   for (const name of ['tiny-bert', 'tiny-roberta']) {
     const dir = join(SHARED, 'fixtures', name);

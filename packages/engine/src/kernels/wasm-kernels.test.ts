@@ -12,7 +12,7 @@ import * as K from './wasm-kernels.ts';
 import { loadTfjsGradients } from './testing-gradients.ts';
 
 before(async () => {
-  await initBackend();
+  await initBackend({ prefer: 'wasm' }); // the fast kernels are wasm kernels: test them there even if a native backend is installed
   await loadTfjsGradients();
   assert.equal(tf.getBackend(), 'wasm');
   assert.ok(K.fastKernelsAvailable(), `fast kernels did not load: ${K.fastKernelsLoadFailure()}`);
