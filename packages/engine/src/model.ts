@@ -307,7 +307,7 @@ export class EncoderModel {
     const { numHeads: H, headDim: d } = this.config;
     const { batchSize: B, seqLen: T } = shape;
     const { w, b } = this.qkvProjection(i, opts.overrides);
-    const qkv = this.linear(x, w as tf.Tensor2D, b); // (B·T, 3C)
+    const qkv = this.linear(x, w, b); // (B·T, 3C)
     const rate = opts.training ? this.config.attentionDropout : 0;
     const heads = { batchSize: B, seqLen: T, numHeads: H, headDim: d };
     const context = fast.attention(qkv, mask, opts.headMask, heads, { rate, seed: this.siteSeed(opts, 1 + 3 * i) });
