@@ -25,6 +25,7 @@ export const ERROR_CATALOGUE = {
   UNKNOWN_MODEL: { status: 422, title: 'The model is not known' },
   MODEL_NOT_ALLOWED: { status: 422, title: 'The model source is not allowed' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'The idempotency key was already used with a different request' },
+  WEBHOOK_URL_NOT_ALLOWED: { status: 422, title: 'The webhook URL is not allowed' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
   INTERNAL: { status: 500, title: 'Internal server error' },
   NOT_READY: { status: 503, title: 'The service is not ready' },

@@ -19,3 +19,5 @@ export * from './job-subscriber.ts';
 export * from './queues.ts';
 export * from './validate.ts';
 export { LuaScript } from './lua-script.ts';
+export * from './webhooks.ts';
+export * from './webhook-url-policy.ts';

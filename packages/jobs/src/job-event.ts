@@ -4,7 +4,7 @@ import { Type, type Static, type TSchema, type TLiteral } from '@sinclair/typebo
 import { JobStatus } from './job-status.ts';
 import { StringEnum } from './string-enum.ts';
 import { JobProgress, MetricValues } from './job-progress.ts';
-import { JobError, Artifact } from './job-record.ts';
+import { ARTIFACT_NAME_PATTERN, JobError, Artifact } from './job-record.ts';
 
 export const StatusChangedData = Type.Object(
   {
@@ -28,6 +28,10 @@ export const MetricsData = Type.Object(
     epoch: Type.Union([Type.Number(), Type.Null()]),
     values: MetricValues,
   },
+  { additionalProperties: false },
+);
+export const ArtifactRemovedData = Type.Object(
+  { name: Type.String({ pattern: ARTIFACT_NAME_PATTERN, description: 'The artifact whose record was removed (e.g. a checkpoint rotated out).' }) },
   { additionalProperties: false },
 );
 export const CheckpointData = Type.Object(
@@ -57,15 +61,16 @@ export const LogEvent = eventSchema('log', LogData);
 export const MetricsEvent = eventSchema('metrics', MetricsData);
 export const CheckpointEvent = eventSchema('checkpoint', CheckpointData);
 export const ArtifactEvent = eventSchema('artifact', Artifact);
+export const ArtifactRemovedEvent = eventSchema('artifact_removed', ArtifactRemovedData);
 export const ErrorEvent = eventSchema('error', JobError);
 
-export const JobEvent = Type.Union([StatusChangedEvent, ProgressEvent, LogEvent, MetricsEvent, CheckpointEvent, ArtifactEvent, ErrorEvent], {
+export const JobEvent = Type.Union([StatusChangedEvent, ProgressEvent, LogEvent, MetricsEvent, CheckpointEvent, ArtifactEvent, ArtifactRemovedEvent, ErrorEvent], {
   title: 'JobEvent',
   description: 'One event of a job, discriminated by `type`.',
 });
 export type JobEvent = Static<typeof JobEvent>;
 export type JobEventType = JobEvent['type'];
-export const JOB_EVENT_TYPES: readonly JobEventType[] = ['status_changed', 'progress', 'log', 'metrics', 'checkpoint', 'artifact', 'error'];
+export const JOB_EVENT_TYPES: readonly JobEventType[] = ['status_changed', 'progress', 'log', 'metrics', 'checkpoint', 'artifact', 'artifact_removed', 'error'];
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 /** What a producer appends: the store assigns `id`, `jobId` and `at`. */

@@ -149,9 +149,15 @@ export const Metadata = Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64
 export type Metadata = Static<typeof Metadata>;
 
 export const WebhookUrl = Type.String({
-  pattern: '^https?://[^\\s]+$',
+  // Any absolute URI passes the schema; the scheme (http or https only) and the address rules are the webhook
+  // policy's (webhook-url-policy.ts), so that a refusal is a 422 naming the reason rather than a pattern error.
+  pattern: '^[A-Za-z][A-Za-z0-9+.-]*:[^\\s]+$',
   maxLength: 2048,
-  description: 'Called with a JSON body when the job reaches a terminal state.',
+  description:
+    'An http(s) URL called with a signed JSON body when the job reaches a terminal state (succeeded, failed, ' +
+    'cancelled). Unless the server allows it, the host must not be, or resolve to, a loopback, private, ' +
+    'link-local, CGNAT or unique-local address: literal addresses and localhost names are refused at submission ' +
+    '(422 WEBHOOK_URL_NOT_ALLOWED), host names again when the webhook is sent.',
 });
 
 export const JobSpecInput = Type.Object(

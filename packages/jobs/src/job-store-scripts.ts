@@ -108,6 +108,21 @@ return append_event(KEYS[1], KEYS[3], ARGV[4], ARGV[5], ARGV[6], 'artifact', ARG
 );
 
 /**
+ * KEYS: job, artifacts, events
+ * ARGV: name, at, liveChannel, maxlen, jobId, eventDataJson
+ * Returns the event id, 0 when the job does not exist, or -1 when the job has no artifact of that name.
+ */
+export const removeArtifactScript = new LuaScript(
+  'removeArtifact',
+  `${APPEND_EVENT}
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HDEL', KEYS[2], ARGV[1]) == 0 then return -1 end
+redis.call('HSET', KEYS[1], 'updatedAt', ARGV[2])
+return append_event(KEYS[1], KEYS[3], ARGV[3], ARGV[4], ARGV[5], 'artifact_removed', ARGV[2], ARGV[6])
+`,
+);
+
+/**
  * KEYS: job, countsByStatus, events
  * ARGV: at, liveChannel, maxlen, jobId, cancelChannel
  * Returns {'cancelled'} (was queued, now cancelled), {'requested'} (running: flag set and published),

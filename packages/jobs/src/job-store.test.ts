@@ -217,6 +217,52 @@ test('artifacts and delete: delete removes record, events, artifacts and index e
   assert.equal(await store.delete(job.id, 'acme'), false);
 });
 
+test('removeArtifact removes the record and appends an artifact_removed event atomically; unknown names change nothing', async () => {
+  const store = new JobStore({ redis, prefix });
+  const { job } = await store.create({ tenant: 'acme', spec: spec() });
+  const at = new Date().toISOString();
+  const checkpoint = (step: number) => ({ name: `checkpoint-step-${String(step).padStart(8, '0')}.zip`, kind: 'checkpoint' as const, size: 100 + step, contentType: 'application/zip', step, createdAt: at });
+  await store.addArtifact(job.id, checkpoint(10));
+  await store.addArtifact(job.id, checkpoint(20));
+  assert.deepEqual((await store.artifactNames(job.id)).sort(), [checkpoint(10).name, checkpoint(20).name]);
+
+  const live: JobEvent[] = [];
+  const subscriber = new JobSubscriber({ connection: redis, prefix });
+  const unsubscribe = await subscriber.onJobEvents(job.id, (e) => live.push(e));
+  try {
+    const before = await store.lastEventId(job.id);
+    const eventId = await store.removeArtifact(job.id, checkpoint(10).name);
+    assert.equal(eventId, before + 1, 'the next event id');
+    const after = (await store.get(job.id))!;
+    assert.deepEqual(after.artifacts.map((a) => a.name), [checkpoint(20).name]);
+    assert.equal(after.lastEventId, eventId);
+    const [event] = await store.readEvents(job.id, { after: before });
+    assert.deepEqual({ id: event!.id, type: event!.type, data: event!.data }, { id: eventId, type: 'artifact_removed', data: { name: checkpoint(10).name } });
+
+    // Removing it again, or a name never recorded, is a no-op without an event.
+    assert.equal(await store.removeArtifact(job.id, checkpoint(10).name), 0);
+    assert.equal(await store.removeArtifact(job.id, 'never-there.json'), 0);
+    assert.equal(await store.lastEventId(job.id), eventId);
+    // appendEvent with the same type goes through removeArtifact.
+    assert.equal(await store.appendEvent(job.id, { type: 'artifact_removed', data: { name: checkpoint(20).name } }), eventId + 1);
+    assert.deepEqual((await store.get(job.id))!.artifacts, []);
+
+    const until = Date.now() + 2000;
+    while (live.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(live.map((e) => [e.id, e.type, e.data]), [
+      [eventId, 'artifact_removed', { name: checkpoint(10).name }],
+      [eventId + 1, 'artifact_removed', { name: checkpoint(20).name }],
+    ], 'published on the live channel like every other event');
+  } finally {
+    await unsubscribe();
+    await subscriber.close();
+  }
+
+  await assert.rejects(store.removeArtifact(job.id, '../heads.json'), (e: unknown) => e instanceof HifiError && e.code === 'INVALID_ARTIFACT_NAME');
+  await store.delete(job.id, 'acme');
+  await assert.rejects(store.removeArtifact(job.id, checkpoint(20).name), (e: unknown) => e instanceof HifiError && e.code === 'NOT_FOUND');
+});
+
 test('enqueueJob uses the job id as BullMQ jobId; removeQueuedJob takes it out again', async () => {
   const store = new JobStore({ redis, prefix });
   const queue = openQueue('cpu', redis, prefix);

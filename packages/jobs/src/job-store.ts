@@ -8,13 +8,14 @@ import { redisKeys, type RedisKeys } from './redis-keys.ts';
 import type { JobSpec } from './job-spec.ts';
 import { allowedSources, isJobStatus, isTerminal, JOB_STATUSES, type JobStatus } from './job-status.ts';
 import type { JobProgress } from './job-progress.ts';
-import type { Artifact, Job, JobError } from './job-record.ts';
+import { isArtifactName, type Artifact, type Job, type JobError } from './job-record.ts';
 import type { JobEvent, JobEventInput } from './job-event.ts';
 import {
   addArtifactScript,
   appendEventScript,
   createJobScript,
   deleteJobScript,
+  removeArtifactScript,
   requestCancelScript,
   transitionScript,
 } from './job-store-scripts.ts';
@@ -330,6 +331,7 @@ export class JobStore {
     }
     if (event.type === 'status_changed') throw new TypeError('status_changed events come from updateStatus, not appendEvent');
     if (event.type === 'artifact') return this.addArtifact(id, event.data);
+    if (event.type === 'artifact_removed') return this.removeArtifact(id, event.data.name);
     const at = this.iso();
     const reply = Number(
       await appendEventScript.run(
@@ -353,6 +355,29 @@ export class JobStore {
     );
     if (reply === 0) throw new HifiError('NOT_FOUND', `job ${id} does not exist`);
     return reply;
+  }
+
+  /**
+   * Removes the record of an artifact (e.g. a checkpoint the trainer rotated out, after or before its object is
+   * deleted from storage) and appends an `artifact_removed` event, in one atomic step. Returns the event id, or 0
+   * when the job has no artifact of that name (nothing changes, no event).
+   */
+  async removeArtifact(id: string, name: string): Promise<number> {
+    if (!isArtifactName(name)) throw new HifiError('INVALID_ARTIFACT_NAME', `artifact name ${JSON.stringify(name)} is not a flat name (letters, digits, _ . -)`, { param: 'name' });
+    const reply = Number(
+      await removeArtifactScript.run(
+        this.redis,
+        [this.keys.job(id), this.keys.jobArtifacts(id), this.keys.jobEvents(id)],
+        [name, this.iso(), this.keys.jobLiveChannel(id), this.eventRetention, id, JSON.stringify({ name })],
+      ),
+    );
+    if (reply === 0) throw new HifiError('NOT_FOUND', `job ${id} does not exist`);
+    return Math.max(reply, 0);
+  }
+
+  /** The names of the job's recorded artifacts (any order; empty for a job without artifacts or no job). */
+  async artifactNames(id: string): Promise<string[]> {
+    return this.redis.hkeys(this.keys.jobArtifacts(id));
   }
 
   async lastEventId(id: string): Promise<number> {
