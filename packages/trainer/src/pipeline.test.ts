@@ -116,3 +116,14 @@ test('an abort during the analysis stops the pipeline with TrainingAbortedError 
   );
   assert.equal(tf.memory().numTensors, before);
 });
+
+test('a parameter budget is priced with the model sizes (tiny-bert: 4,144 parameters per head with its output rows)', async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'hifi-pipeline-'));
+  t.after(() => rm(out, { recursive: true, force: true }));
+  const spec = { ...rteSpec(out), budget: { maxTrainableParams: 9000 }, exports: { adapter: false, merged: false } };
+  spec.hyperparameters = { ...spec.hyperparameters, maxSteps: 1, epochs: 0 };
+  const r = await runTrainingPipeline(spec);
+  assert.equal(r.heads.length, 2);
+  const classifier = 64 * 64 + 64 + 64 * 2 + 2; // pooler + classifier
+  assert.equal(r.metrics.trainableParameters, 2 * 4144 + classifier);
+});

@@ -32,6 +32,8 @@ import { TrainableSet } from './trainable.ts';
 import { Trainer } from './trainer.ts';
 
 export type TrainingStrategy = SelectionStrategy | 'full';
+/** A selection budget; a parameter budget needs no sizes here (the pipeline prices heads with the model's). */
+export type PipelineBudget = Exclude<SelectionBudget, { maxTrainableParams: number }> | { maxTrainableParams: number };
 export const TRAINING_STRATEGIES: readonly TrainingStrategy[] = ['hifi', 'random', 'richness', 'correlation', 'all', 'full'];
 
 export interface TrainingPipelineSpec {
@@ -44,7 +46,7 @@ export interface TrainingPipelineSpec {
   /** Default 'hifi'. */
   strategy?: TrainingStrategy;
   /** Heads to select (head strategies). Default {perLayer: 3}. A maxTrainableParams budget is priced with the model's sizes. */
-  budget?: SelectionBudget;
+  budget?: PipelineBudget;
   /** Train exactly these heads: skips analysis and selection. */
   heads?: readonly HeadRef[];
   /** Training examples the head analysis reads (a seeded sample). Default 256. */
@@ -199,8 +201,8 @@ export async function runTrainingPipeline(spec: TrainingPipelineSpec, opts: Pipe
         const batches = [...evalBatches(analysisExamples, { batchSize: 32, padId: model.config.padTokenId, taskType: task.taskType })];
         stage('analyze', `analysing ${model.config.numLayers}×${model.config.numHeads} heads on ${analysisExamples.length} examples`);
         // A parameter budget is priced with this model's sizes.
-        const budget = spec.budget && 'maxTrainableParams' in spec.budget
-          ? { ...spec.budget, hiddenSize: model.config.hiddenSize, headDim: model.config.headDim, trainOutputProjection: hp.trainOutputProjection }
+        const budget: SelectionBudget | undefined = spec.budget && 'maxTrainableParams' in spec.budget
+          ? { maxTrainableParams: spec.budget.maxTrainableParams, hiddenSize: model.config.hiddenSize, headDim: model.config.headDim, trainOutputProjection: hp.trainOutputProjection }
           : spec.budget;
         analysis = await analyzeHeads(model, batches, {
           strategy, budget, seed: hp.seed, modelFingerprint: fingerprint, signal,

@@ -1,9 +1,8 @@
 // hifi train: analyse a model's heads on a task, select the important ones, fine-tune them (or everything), evaluate
 // and export — runTrainingPipeline of @hifi/trainer with a progress bar (TTY) or plain progress lines.
 import { parseArgs } from 'node:util';
-import type { SelectionBudget } from '@hifi/hifi';
 import {
-  runTrainingPipeline, TRAINING_STRATEGIES, TrainingAbortedError, type Hyperparameters, type HeadRef,
+  runTrainingPipeline, TRAINING_STRATEGIES, TrainingAbortedError, type Hyperparameters, type HeadRef, type PipelineBudget,
   type TrainingEvent, type TrainingPipelineSpec, type TrainingProgress, type TrainingStrategy,
 } from '@hifi/trainer';
 
@@ -162,7 +161,7 @@ export async function run(argv: string[]): Promise<number> {
     for (const req of ['model', 'task', 'out'] as const) if (!values[req]) throw new UsageError(`--${req} is required`);
     const strategy = (values.strategy ?? 'hifi') as TrainingStrategy;
     if (!TRAINING_STRATEGIES.includes(strategy)) throw new UsageError(`--strategy must be one of ${TRAINING_STRATEGIES.join(', ')}, got ${JSON.stringify(values.strategy)}`);
-    const budgets: SelectionBudget[] = [];
+    const budgets: PipelineBudget[] = [];
     const k = number(values['heads-per-layer'], 'heads-per-layer', int, 'a non-negative integer');
     if (k !== undefined) budgets.push({ perLayer: k });
     const total = number(values['heads-total'], 'heads-total', int, 'a non-negative integer');
@@ -170,7 +169,6 @@ export async function run(argv: string[]): Promise<number> {
     const fraction = number(values['heads-fraction'], 'heads-fraction', (n) => n > 0 && n <= 1, 'a number in (0, 1]');
     if (fraction !== undefined) budgets.push({ fraction });
     const maxParams = number(values['max-trainable-params'], 'max-trainable-params', pos, 'a positive integer');
-    if (budgets.length > 1) throw new UsageError('give at most one of --heads-per-layer, --heads-total, --heads-fraction, --max-trainable-params');
     const lr = number(values.lr, 'lr', nonneg, 'a non-negative number');
     const hp: Partial<Hyperparameters> = {
       epochs: number(values.epochs, 'epochs', nonneg, 'a non-negative number'),
@@ -190,10 +188,9 @@ export async function run(argv: string[]): Promise<number> {
       checkpointInterval: number(values['checkpoint-interval'], 'checkpoint-interval', int, 'a non-negative integer'),
       ...(values['no-output-projection'] ? { trainOutputProjection: false } : {}),
     };
-    const trainOutputProjection = !values['no-output-projection'];
-    const budget: SelectionBudget | undefined = maxParams !== undefined
-      ? { maxTrainableParams: maxParams, hiddenSize: 0, headDim: 0, trainOutputProjection }
-      : budgets[0];
+    if (maxParams !== undefined) budgets.push({ maxTrainableParams: maxParams });
+    if (budgets.length > 1) throw new UsageError('give at most one of --heads-per-layer, --heads-total, --heads-fraction, --max-trainable-params');
+    const budget = budgets[0];
     spec = {
       model: values.model!, task: values['validation-file'] ? { trainFile: values.task!, validationFile: values['validation-file'] } : values.task!,
       dataDir: values['data-dir'], strategy, budget, heads: values.heads ? parseHeadList(values.heads) : undefined,
