@@ -5,7 +5,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { Redis } from 'ioredis';
 import { isArtifactName, storageKeys, type Artifact, type JobStore } from '@hifi/jobs';
 import { writeArtifactsAtomically, type ObjectStore } from '@hifi/storage';
 
@@ -63,13 +62,12 @@ function checkName(name: string): void {
 }
 
 /**
- * The artifact records of one job. JobStore has no call to remove a record, so `remove` deletes the hash field
- * directly (the key comes from the contract's key builder); it is used only for checkpoints the trainer rotates out.
+ * The artifact records of one job, through JobStore: each add and remove is atomic with its `artifact` /
+ * `artifact_removed` event.
  */
 export class ArtifactLedger {
   constructor(
     private readonly jobs: JobStore,
-    private readonly redis: Redis,
     readonly jobId: string,
   ) {}
 
@@ -77,12 +75,13 @@ export class ArtifactLedger {
     return this.jobs.addArtifact(this.jobId, artifact);
   }
 
+  /** Removes the record (no-op when there is none). */
   async remove(name: string): Promise<void> {
-    await this.redis.hdel(this.jobs.keys.jobArtifacts(this.jobId), name);
+    await this.jobs.removeArtifact(this.jobId, name);
   }
 
-  async names(): Promise<string[]> {
-    return this.redis.hkeys(this.jobs.keys.jobArtifacts(this.jobId));
+  names(): Promise<string[]> {
+    return this.jobs.artifactNames(this.jobId);
   }
 }
 

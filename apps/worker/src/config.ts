@@ -41,6 +41,8 @@ export interface WorkerConfig {
   /** First retry delay; doubles each attempt. */
   webhookBackoffMs: number;
   webhookTimeoutMs: number;
+  /** HIFI_WEBHOOK_ALLOW_PRIVATE: webhooks may go to loopback, private, link-local, CGNAT and unique-local addresses. */
+  webhookAllowPrivate: boolean;
   /** How long SIGTERM waits for running jobs to checkpoint and go back to the queue before exiting anyway. */
   shutdownTimeoutMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -95,6 +97,17 @@ function queues(raw: string | undefined): QueueKind[] {
   return [...new Set(names)] as QueueKind[];
 }
 
+const TRUE = ['1', 'true', 'yes', 'on'];
+const FALSE = ['0', 'false', 'no', 'off'];
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  if (TRUE.includes(raw.toLowerCase())) return true;
+  if (FALSE.includes(raw.toLowerCase())) return false;
+  throw new WorkerConfigError(name, `${JSON.stringify(raw)} must be 1 or 0 (or true/false, yes/no, on/off)`);
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
@@ -138,6 +151,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     webhookAttempts: integer(env, 'HIFI_WEBHOOK_ATTEMPTS', 8, 1, 100),
     webhookBackoffMs: integer(env, 'HIFI_WEBHOOK_BACKOFF_MS', 2000, 1, 3_600_000),
     webhookTimeoutMs: integer(env, 'HIFI_WEBHOOK_TIMEOUT_MS', 10_000, 100, 300_000),
+    webhookAllowPrivate: flag(env, 'HIFI_WEBHOOK_ALLOW_PRIVATE', false),
     shutdownTimeoutMs: integer(env, 'HIFI_SHUTDOWN_TIMEOUT_MS', 30_000, 100, 3_600_000),
     logLevel: logLevel as WorkerConfig['logLevel'],
     workerName: value(env, 'HIFI_WORKER_NAME') ?? `${env.HOSTNAME ?? 'worker'}:${process.pid}`,

@@ -13,7 +13,6 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UnrecoverableError, WaitingError, type Job as BullJob } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   check,
@@ -39,8 +38,6 @@ import { stopReasonOf, type RunningJobs } from './running-jobs.ts';
 
 export interface FinetuneProcessorDeps {
   jobs: JobStore;
-  /** For the artifact ledger (see artifacts.ts). */
-  redis: Redis;
   store: ObjectStore;
   pipeline: JobPipeline;
   running: RunningJobs;
@@ -154,7 +151,7 @@ export async function processFinetuneJob(bullJob: FinetuneBullJob, token: string
 
     await mkdir(deps.workDir, { recursive: true });
     workDir = await mkdtemp(join(deps.workDir, `${jobId}-`));
-    const ledger = new ArtifactLedger(jobs, deps.redis, jobId);
+    const ledger = new ArtifactLedger(jobs, jobId);
     const sink = new ObjectStoreCheckpointSink({ store: deps.store, ledger, tmpDir: workDir });
     const latest = await latestStepCheckpoint(sink);
     reporter = new JobReporter(jobs, jobId, log, 'queued', latest ? { resumedFromStep: latest.step } : {});

@@ -7,4 +7,4 @@ export { PIPELINE_STAGES, type JobPipeline, type PipelineContext, type PipelineE
 export { ObjectStoreCheckpointSink, checkpointArtifactName, checkpointOfArtifactName } from './object-store-checkpoint-sink.ts';
 export { ArtifactLedger, artifactKindOf, contentTypeForArtifact, publishArtifact, publishArtifactSet, type ArtifactFile } from './artifacts.ts';
 export { asUnrecoverable } from './job-errors.ts';
-export { deliverWebhook, enqueueWebhook, signWebhookBody, WEBHOOK_QUEUE_NAME, type WebhookDelivery, type WebhookSettings } from './webhooks.ts';
+export { deliverWebhook, startWebhookWorker, WebhookRefusedError, webhookRetryDelay, type WebhookSettings, type WebhookWorkerOptions } from './webhooks.ts';

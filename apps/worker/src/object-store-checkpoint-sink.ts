@@ -91,9 +91,10 @@ export class ObjectStoreCheckpointSink implements CheckpointSink {
     return names.sort();
   }
 
+  /** The record goes first, so a recorded checkpoint is always downloadable (an object left behind is harmless). */
   async delete(name: string): Promise<void> {
-    await this.store.delete(this.key(name));
     await this.ledger.remove(checkpointArtifactName(name));
+    await this.store.delete(this.key(name));
   }
 }
 

@@ -5,14 +5,14 @@
 import { QueueEvents, Worker, type ConnectionOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { JobStore, JobSubscriber, QUEUE_NAMES, redisKeys, type FinetuneJobData, type Job, type QueueKind } from '@hifi/jobs';
+import { enqueueWebhook, JobStore, JobSubscriber, openWebhookQueue, QUEUE_NAMES, redisKeys, type FinetuneJobData, type Job, type QueueKind, type WebhookQueue } from '@hifi/jobs';
 import { createStore, type ObjectStore } from '@hifi/storage';
 import type { WorkerConfig } from './config.ts';
 import { processFinetuneJob, type FinetuneBullJob, type FinetuneOutcome } from './finetune-processor.ts';
 import { describeError } from './job-errors.ts';
 import type { JobPipeline } from './pipeline.ts';
 import { RunningJobs } from './running-jobs.ts';
-import { enqueueWebhook, openWebhookQueue, startWebhookWorker, type WebhookQueue, type WebhookSettings } from './webhooks.ts';
+import { startWebhookWorker, type WebhookSettings } from './webhooks.ts';
 
 export interface StartWorkerOptions {
   config: WorkerConfig;
@@ -60,11 +60,13 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     attempts: config.webhookAttempts,
     backoffMs: config.webhookBackoffMs,
     timeoutMs: config.webhookTimeoutMs,
+    allowPrivate: config.webhookAllowPrivate,
   };
   if (config.webhookSecret === null) logger.warn('HIFI_WEBHOOK_SECRET is not set: webhooks are sent without an X-Hifi-Signature');
+  if (config.webhookAllowPrivate) logger.warn('HIFI_WEBHOOK_ALLOW_PRIVATE is set: webhooks may go to loopback, private and link-local addresses');
   const webhookQueue: WebhookQueue = openWebhookQueue(connection(), config.redisPrefix);
   webhookQueue.on('error', (err) => logger.warn({ err: err.message }, 'webhook queue error'));
-  const onTerminal = (job: Job) => enqueueWebhook(webhookQueue, job, webhookSettings);
+  const onTerminal = (job: Job) => enqueueWebhook(webhookQueue, job);
 
   // Cancel requests for running jobs arrive on one pub/sub channel; only the worker running the job acts.
   const subscriber = new JobSubscriber({ connection: redis, prefix: config.redisPrefix });
@@ -78,7 +80,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     const worker = new Worker<FinetuneJobData, FinetuneOutcome, 'finetune'>(
       QUEUE_NAMES[kind],
       (job: FinetuneBullJob, token?: string) =>
-        processFinetuneJob(job, token, { jobs, redis, store, pipeline, running, logger, workDir: config.workDir, jobTimeoutMs: config.jobTimeoutMs, onTerminal }),
+        processFinetuneJob(job, token, { jobs, store, pipeline, running, logger, workDir: config.workDir, jobTimeoutMs: config.jobTimeoutMs, onTerminal }),
       {
         connection: connection(),
         prefix: bullPrefix,
@@ -115,7 +117,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     });
     queueEvents.push(events);
   }
-  const webhookWorker = startWebhookWorker({ connection: connection(), prefix: config.redisPrefix, settings: webhookSettings, logger });
+  const webhookWorker = startWebhookWorker({ connection: connection(), prefix: config.redisPrefix, settings: webhookSettings, jobs, logger });
   logger.info(
     { queues: config.queues, concurrency: config.concurrency, lockDurationMs: config.lockDurationMs, stalledIntervalMs: config.stalledIntervalMs, storage: store.location, prefix: config.redisPrefix },
     'worker started',
