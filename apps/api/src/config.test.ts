@@ -24,6 +24,9 @@ test('loadConfig: defaults', () => {
   assert.equal(c.maxUploadBytes, 100 * 1024 * 1024);
   assert.equal(c.rateLimitJobsPerMinute, 60);
   assert.equal(c.logLevel, 'info');
+  assert.equal(c.webhookAllowPrivate, false);
+  assert.equal(loadConfig({ HIFI_WEBHOOK_ALLOW_PRIVATE: '1' }).webhookAllowPrivate, true);
+  assert.equal(loadConfig({ HIFI_WEBHOOK_ALLOW_PRIVATE: 'false' }).webhookAllowPrivate, false);
 });
 
 test('loadConfig: each bad value names its variable', () => {
@@ -37,6 +40,7 @@ test('loadConfig: each bad value names its variable', () => {
     [{ HIFI_API_KEYS: 'acme:short' }, 'HIFI_API_KEYS'],
     [{ HIFI_MAX_UPLOAD_BYTES: '0' }, 'HIFI_MAX_UPLOAD_BYTES'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ HIFI_WEBHOOK_ALLOW_PRIVATE: 'maybe' }, 'HIFI_WEBHOOK_ALLOW_PRIVATE'],
     [{ HIFI_STORAGE: 'ftp://x' }, 'HIFI_STORAGE'],
   ];
   for (const [env, variable] of bad) {

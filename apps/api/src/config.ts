@@ -25,6 +25,11 @@ export interface ApiConfig {
   bodyLimitBytes: number;
   /** Seconds between SSE heartbeat comments. */
   sseHeartbeatSeconds: number;
+  /**
+   * HIFI_WEBHOOK_ALLOW_PRIVATE: accept webhook URLs whose host is a loopback, private, link-local, CGNAT or
+   * unique-local address or a localhost name (refused with a 422 otherwise).
+   */
+  webhookAllowPrivate: boolean;
 }
 
 export class ConfigError extends Error {
@@ -50,6 +55,17 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(name, `${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
   return n;
+}
+
+const TRUE = ['1', 'true', 'yes', 'on'];
+const FALSE = ['0', 'false', 'no', 'off'];
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  if (TRUE.includes(raw.toLowerCase())) return true;
+  if (FALSE.includes(raw.toLowerCase())) return false;
+  throw new ConfigError(name, `${JSON.stringify(raw)} must be 1 or 0 (or true/false, yes/no, on/off)`);
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -114,5 +130,6 @@ export function loadConfig(env: Env = process.env): ApiConfig {
     logLevel: logLevel as ApiConfig['logLevel'],
     bodyLimitBytes: integer(env, 'HIFI_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     sseHeartbeatSeconds: integer(env, 'HIFI_SSE_HEARTBEAT_SECONDS', 15, 1, 3600),
+    webhookAllowPrivate: flag(env, 'HIFI_WEBHOOK_ALLOW_PRIVATE', false),
   };
 }

@@ -1,9 +1,12 @@
 // The checks a job spec needs beyond its schema: the model source (syntax; local paths only under
 // HIFI_MODEL_DIRS; registered ids must exist there), the task (a known GLUE task with data, or a dataset of the
-// same tenant). Returns the spec in canonical form (e.g. `glue:sst2` → `glue:SST-2`).
+// same tenant), the webhook URL (the SSRF policy of @hifi/jobs: http(s) only; no literal loopback, private,
+// link-local, CGNAT or unique-local address nor localhost name unless HIFI_WEBHOOK_ALLOW_PRIVATE; host names are
+// checked again after DNS resolution when the worker sends the webhook). Returns the spec in canonical form
+// (e.g. `glue:sst2` → `glue:SST-2`).
 import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
-import { findGlueTask, GLUE_TASKS, HifiError, normaliseJobSpec, parseModelSource, type DatasetStore, type JobSpec, type JobSpecInput } from '@hifi/jobs';
+import { checkWebhookUrl, findGlueTask, GLUE_TASKS, HifiError, normaliseJobSpec, parseModelSource, type DatasetStore, type JobSpec, type JobSpecInput } from '@hifi/jobs';
 import type { ApiConfig } from './config.ts';
 
 function isInside(dir: string, path: string): boolean {
@@ -48,6 +51,16 @@ async function checkModel(model: string, config: ApiConfig): Promise<void> {
   }
 }
 
+function checkWebhook(url: string, config: ApiConfig): void {
+  const checked = checkWebhookUrl(url, { allowPrivate: config.webhookAllowPrivate });
+  if (checked.ok) return;
+  const code = checked.problem === 'invalid' ? 'VALIDATION_FAILED' : 'WEBHOOK_URL_NOT_ALLOWED';
+  throw new HifiError(code, `webhookUrl ${JSON.stringify(url)}: ${checked.reason}`, {
+    param: 'webhookUrl',
+    errors: [{ path: '/webhookUrl', message: checked.reason }],
+  });
+}
+
 export async function checkJobSpec(input: JobSpecInput, ctx: { tenant: string; config: ApiConfig; datasets: DatasetStore }): Promise<JobSpec> {
   await checkModel(input.model, ctx.config);
   const spec = normaliseJobSpec(input);
@@ -65,5 +78,6 @@ export async function checkJobSpec(input: JobSpecInput, ctx: { tenant: string; c
     const dataset = await ctx.datasets.get(spec.task.datasetId, { tenant: ctx.tenant });
     if (!dataset) throw new HifiError('INVALID_DATASET', `dataset ${spec.task.datasetId} does not exist`, { param: 'task.datasetId' });
   }
+  if (spec.webhookUrl !== null) checkWebhook(spec.webhookUrl, ctx.config);
   return spec;
 }

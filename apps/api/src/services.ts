@@ -1,7 +1,20 @@
 // What the routes need, built once per app: Redis, the job and dataset stores, object storage, the BullMQ
-// queues (opened on first use) and the pub/sub subscriber (opened on first use).
+// queues (opened on first use), the webhooks queue (opened on first use) and the pub/sub subscriber (opened on
+// first use).
 import type { Redis } from 'ioredis';
-import { DatasetStore, JobStore, JobSubscriber, openQueue, QUEUE_KINDS, type FinetuneQueue, type QueueKind } from '@hifi/jobs';
+import {
+  DatasetStore,
+  enqueueWebhook,
+  JobStore,
+  JobSubscriber,
+  openQueue,
+  openWebhookQueue,
+  QUEUE_KINDS,
+  type FinetuneQueue,
+  type Job,
+  type QueueKind,
+  type WebhookQueue,
+} from '@hifi/jobs';
 import type { ObjectStore } from '@hifi/storage';
 import type { ApiConfig } from './config.ts';
 
@@ -10,6 +23,7 @@ export class Services {
   readonly datasets: DatasetStore;
   private readonly queues = new Map<QueueKind, FinetuneQueue>();
   private subscriberInstance: JobSubscriber | null = null;
+  private webhookQueueInstance: WebhookQueue | null = null;
 
   constructor(
     readonly config: ApiConfig,
@@ -41,6 +55,19 @@ export class Services {
     return QUEUE_KINDS.map((kind) => ({ kind, queue: this.queue(kind) }));
   }
 
+  /**
+   * Queues the webhook of a job this API moved to a terminal state itself (a cancel while queued, a job that
+   * could not be queued); the worker process delivers it. `job` is the record read after the transition.
+   * Returns false when the job has no webhookUrl.
+   */
+  queueTerminalWebhook(job: Job): Promise<boolean> {
+    if (!this.webhookQueueInstance) {
+      this.webhookQueueInstance = openWebhookQueue(this.redis, this.config.redisPrefix);
+      this.webhookQueueInstance.on('error', () => {});
+    }
+    return enqueueWebhook(this.webhookQueueInstance, job);
+  }
+
   get subscriber(): JobSubscriber {
     this.subscriberInstance ??= new JobSubscriber({ connection: this.redis, prefix: this.config.redisPrefix });
     return this.subscriberInstance;
@@ -48,8 +75,9 @@ export class Services {
 
   /** Closes what the services opened (queues, subscriber); the Redis client and the store belong to the caller. */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
+    await Promise.allSettled([...this.queues.values(), ...(this.webhookQueueInstance ? [this.webhookQueueInstance] : [])].map((q) => q.close()));
     this.queues.clear();
+    this.webhookQueueInstance = null;
     if (this.subscriberInstance) await this.subscriberInstance.close();
     this.subscriberInstance = null;
   }

@@ -1,6 +1,8 @@
 // /v1/jobs: submit, list, read, cancel and delete jobs. Tenants see only their own jobs (another tenant's id is
-// a 404, as is an id that does not exist).
+// a 404, as is an id that does not exist). When a route itself moves a job to a terminal state (a cancel while
+// queued, a job that could not be queued) it queues the job's webhook, as the worker does for the others.
 import { Type } from '@sinclair/typebox';
+import type { FastifyBaseLogger } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
   enqueueJob,
@@ -17,6 +19,7 @@ import {
 } from '@hifi/jobs';
 import { checkJobSpec } from '../job-submission.ts';
 import { COMMON_ERROR_RESPONSES, JobPage, problemResponse, ref } from '../schemas.ts';
+import type { Services } from '../services.ts';
 
 export const JobIdParams = Type.Object({ id: Type.String({ maxLength: 64, description: 'A job id (`job_…`).' }) });
 
@@ -53,6 +56,18 @@ export async function findJob(jobs: JobStore, id: string, tenant: string): Promi
   return job;
 }
 
+/**
+ * Queues the webhook of a job this request moved to a terminal state (`job` read after the transition). The
+ * transition has happened either way, so a failure is logged rather than answered.
+ */
+async function queueWebhook(hifi: Services, job: JobRecord, log: FastifyBaseLogger): Promise<void> {
+  try {
+    if (await hifi.queueTerminalWebhook(job)) log.info({ jobId: job.id, status: job.status }, 'webhook queued');
+  } catch (err) {
+    log.error({ err, jobId: job.id, status: job.status }, 'could not queue the webhook');
+  }
+}
+
 export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { hifi } = app;
 
@@ -76,7 +91,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
           202: ref(Job, 'Job', 'The job, queued (or, for a repeated Idempotency-Key, as it is now; header Idempotent-Replayed: true).'),
           413: problemResponse('The body is too large (`PAYLOAD_TOO_LARGE`).'),
           415: problemResponse('The body is not JSON (`UNSUPPORTED_MEDIA`).'),
-          422: problemResponse('`UNKNOWN_TASK`, `UNKNOWN_MODEL`, `MODEL_NOT_ALLOWED`, `INVALID_DATASET` or `IDEMPOTENCY_KEY_REUSED`.'),
+          422: problemResponse('`UNKNOWN_TASK`, `UNKNOWN_MODEL`, `MODEL_NOT_ALLOWED`, `INVALID_DATASET`, `WEBHOOK_URL_NOT_ALLOWED` or `IDEMPOTENCY_KEY_REUSED`.'),
           503: problemResponse('The queue is not available (`QUEUE_UNAVAILABLE`).'),
           ...COMMON_ERROR_RESPONSES,
         },
@@ -92,7 +107,11 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
           await enqueueJob(hifi.queue(job.spec.queue), job);
         } catch (err) {
           request.log.error({ err, jobId: job.id }, 'could not enqueue the job');
-          if (created) await hifi.jobs.updateStatus(job.id, 'failed', { error: { code: 'QUEUE_UNAVAILABLE', message: 'the job could not be queued' } }).catch(() => {});
+          if (created) {
+            const failed = await hifi.jobs.updateStatus(job.id, 'failed', { error: { code: 'QUEUE_UNAVAILABLE', message: 'the job could not be queued' } }).catch(() => null);
+            const record = failed?.changed ? await hifi.jobs.get(job.id).catch(() => null) : null;
+            if (record) await queueWebhook(hifi, record, request.log);
+          }
           throw new HifiError('QUEUE_UNAVAILABLE', 'the job could not be queued; try again', { cause: err });
         }
       }
@@ -147,7 +166,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['jobs'],
         summary: 'Cancel a job',
         description:
-          'A queued job is cancelled at once and removed from the queue (200). A running job gets `cancelRequested` and the worker is told over pub/sub; it stops at its next check (202). Cancelling a cancelled job is a no-op (200); a succeeded or failed job is a 409.',
+          'A queued job is cancelled at once, removed from the queue and its `job.cancelled` webhook is sent (200). A running job gets `cancelRequested` and the worker is told over pub/sub; it stops at its next check and sends the webhook (202). Cancelling a cancelled job is a no-op (200); a succeeded or failed job is a 409.',
         params: JobIdParams,
         response: {
           200: ref(Job, 'Job', 'Cancelled (or already cancelled).'),
@@ -163,6 +182,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!result) throw new HifiError('NOT_FOUND', `job ${job.id} does not exist`, { param: 'id' });
       if (result.outcome === 'cancelled') {
         await removeQueuedJob(hifi.queue(result.job.spec.queue), job.id).catch((err: unknown) => request.log.warn({ err, jobId: job.id }, 'could not remove the BullMQ job'));
+        await queueWebhook(hifi, result.job, request.log);
         return reply.code(200).send(result.job);
       }
       if (result.outcome === 'requested') return reply.code(202).send(result.job);
@@ -177,7 +197,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['jobs'],
         summary: 'Delete a job with its events and artifacts',
-        description: 'Allowed for queued (cancelled first) and finished jobs; a running job must be cancelled first (409).',
+        description: 'Allowed for queued (cancelled first, which sends the `job.cancelled` webhook) and finished jobs; a running job must be cancelled first (409).',
         params: JobIdParams,
         response: { 204: Type.Null({ description: 'Deleted.' }), 409: problemResponse('The job is running (`CONFLICT`): cancel it first.'), ...COMMON_ERROR_RESPONSES },
       },
@@ -186,7 +206,10 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       let job = await findJob(hifi.jobs, request.params.id, request.tenant);
       if (job.status === 'queued') {
         const result = await hifi.jobs.requestCancel(job.id, { tenant: request.tenant });
-        if (result?.outcome === 'cancelled') await removeQueuedJob(hifi.queue(job.spec.queue), job.id).catch(() => false);
+        if (result?.outcome === 'cancelled') {
+          await removeQueuedJob(hifi.queue(job.spec.queue), job.id).catch(() => false);
+          await queueWebhook(hifi, result.job, request.log);
+        }
         if (result) job = result.job;
       }
       if (!isTerminal(job.status)) throw new HifiError('CONFLICT', `job ${job.id} is ${job.status}; cancel it and wait for it to stop before deleting it`, { param: 'id' });
