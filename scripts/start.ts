@@ -2,7 +2,8 @@
 // SIGINT/SIGTERM are forwarded to both (the worker checkpoints its running job and puts it back in the queue);
 // if either child exits on its own, the other is stopped and this process exits with the first one's code.
 // Local defaults, each only when the variable is not set: HOST=127.0.0.1, HIFI_STORAGE=fs, HIFI_DATA_DIR=./data,
-// HIFI_API_KEYS=dev:dev-local-key, and GLUE_DIR / HIFI_MODEL_DIRS pointing at ../shared when it exists.
+// HIFI_API_KEYS=dev:dev-local-key, HIFI_WEBHOOK_ALLOW_PRIVATE=1 (webhooks to receivers on this machine or the
+// local network; production leaves it unset), and GLUE_DIR / HIFI_MODEL_DIRS pointing at ../shared when it exists.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -17,6 +18,7 @@ const defaults: Record<string, string | undefined> = {
   HIFI_STORAGE: 'fs',
   HIFI_DATA_DIR: join(root, 'data'),
   HIFI_API_KEYS: 'dev:dev-local-key',
+  HIFI_WEBHOOK_ALLOW_PRIVATE: '1',
   GLUE_DIR: existsSync(join(shared, 'data', 'glue')) ? join(shared, 'data', 'glue') : undefined,
   HIFI_MODEL_DIRS: [join(shared, 'fixtures'), join(shared, 'models')].filter((d) => existsSync(d)).join(',') || undefined,
 };
