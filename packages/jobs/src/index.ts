@@ -21,3 +21,4 @@ export * from './validate.ts';
 export { LuaScript } from './lua-script.ts';
 export * from './webhooks.ts';
 export * from './webhook-url-policy.ts';
+export * from './service-env.ts';
