@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Redis } from 'ioredis';
+import { exitUnlessRedisReachable } from '@hifi/jobs';
 
 const root = resolve(import.meta.dirname, '..');
 const shared = resolve(process.env.HIFI_SHARED ?? join(root, '..', 'shared'));
@@ -30,25 +30,7 @@ for (const [name, value] of Object.entries(defaults)) {
   }
 }
 
-async function redisReachable(url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2000, retryStrategy: () => null });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    await probe.ping();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-if (!(await redisReachable(redisUrl))) {
-  console.error(`hifi: Redis is not reachable at ${redisUrl.replace(/\/\/[^@/]*@/, '//***@')}; start it (e.g. \`redis-server --daemonize yes\` or \`docker run -p 6379:6379 redis:7\`) or set REDIS_URL`);
-  process.exit(1);
-}
+await exitUnlessRedisReachable('hifi', env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 if (applied.length > 0) console.error(`hifi: local defaults: ${applied.join(' ')}`);
 
 const children = new Map<string, ChildProcess>();

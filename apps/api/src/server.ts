@@ -1,21 +1,8 @@
 // Process entry: read the config, check that Redis answers, build the app and listen on PORT (default 8080).
 // Run with `node --import tsx apps/api/src/server.ts` (or `npm start -w @hifi/api`).
-import { buildApp, createRedis } from './app.ts';
+import { exitUnlessRedisReachable } from '@hifi/jobs';
+import { buildApp } from './app.ts';
 import { ConfigError, loadConfig, type ApiConfig } from './config.ts';
-
-async function redisReachable(config: ApiConfig): Promise<boolean> {
-  const probe = createRedis(config.redisUrl);
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    await probe.ping();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
 
 async function main(): Promise<void> {
   let config: ApiConfig;
@@ -28,12 +15,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  if (!(await redisReachable(config))) {
-    console.error(
-      `hifi-api: Redis is not reachable at ${config.redisUrl.replace(/\/\/[^@/]*@/, '//***@')}; start it (e.g. \`redis-server --daemonize yes\` or \`docker run -p 6379:6379 redis:7\`) or set REDIS_URL`,
-    );
-    process.exit(1);
-  }
+  await exitUnlessRedisReachable('hifi-api', config.redisUrl);
   const app = await buildApp({ config });
   let closing = false;
   const shutdown = (signal: string) => {

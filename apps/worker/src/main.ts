@@ -1,28 +1,10 @@
 // Process entry: read the config, check that Redis answers (one clear line and exit 1 if not), start the workers,
 // and stop gracefully on SIGTERM/SIGINT (running jobs checkpoint and go back to the queue; exit 0).
 // Run with `node --import tsx apps/worker/src/main.ts` (or `npm start -w @hifi/worker`).
-import { Redis } from 'ioredis';
+import { exitUnlessRedisReachable } from '@hifi/jobs';
 import { loadWorkerConfig, WorkerConfigError, type WorkerConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { startWorker } from './worker-app.ts';
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
-}
-
-async function redisReachable(url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2000, retryStrategy: () => null });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    await probe.ping();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
 
 async function main(): Promise<void> {
   let config: WorkerConfig;
@@ -35,12 +17,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  if (!(await redisReachable(config.redisUrl))) {
-    console.error(
-      `hifi-worker: Redis is not reachable at ${redactUrl(config.redisUrl)}; start it (e.g. \`redis-server --daemonize yes\` or \`docker run -p 6379:6379 redis:7\`) or set REDIS_URL`,
-    );
-    process.exit(1);
-  }
+  await exitUnlessRedisReachable('hifi-worker', config.redisUrl);
   const logger = createLogger(config.logLevel);
   const worker = await startWorker({ config, logger });
   let signals = 0;

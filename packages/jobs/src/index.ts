@@ -22,3 +22,4 @@ export { LuaScript } from './lua-script.ts';
 export * from './webhooks.ts';
 export * from './webhook-url-policy.ts';
 export * from './service-env.ts';
+export * from './redis-probe.ts';
