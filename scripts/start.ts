@@ -7,7 +7,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { exitUnlessRedisReachable } from '@hifi/jobs';
+// By path: the launcher needs only the probe, not the whole job contract (BullMQ, the storage SDKs: ~0.5 s to load).
+import { exitUnlessRedisReachable } from '@hifi/jobs/redis-probe.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const shared = resolve(process.env.HIFI_SHARED ?? join(root, '..', 'shared'));
