@@ -5,16 +5,20 @@ import { Type, type Static } from '@sinclair/typebox';
 import { DATASET_ID_PATTERN } from './ids.ts';
 import { StringEnum } from './string-enum.ts';
 
-/** Every hyperparameter default, in one place; the schema's `default` keywords and `normaliseJobSpec` use these. */
+/**
+ * Every hyperparameter default, in one place; the schema's `default` keywords and `normaliseJobSpec` use these.
+ * They equal the trainer's DEFAULT_HYPERPARAMETERS (chosen by a learning-rate sweep on bert-mini-hifi, see
+ * packages/trainer/README.md); test/hyperparameter-defaults.test.ts fails if the two drift apart.
+ */
 export const HYPERPARAMETER_DEFAULTS = {
   /** Passes over the training set, used when `maxSteps` is not given. */
   epochs: 3,
   /** Examples per optimiser step. */
   batchSize: 32,
   /** Learning rate of trainable parameters that are neither attention heads nor the task head (full fine-tuning). */
-  learningRate: 5e-5,
+  learningRate: 1e-3,
   /** Learning rate of the selected attention heads' slices (Q, K, V and, optionally, the output projection). */
-  headLearningRate: 1e-4,
+  headLearningRate: 3e-3,
   /** Learning rate of the task head (pooler and classifier). */
   taskHeadLearningRate: 1e-3,
   /** Fraction of the total steps spent in linear warm-up, then linear decay to zero. */
