@@ -198,7 +198,9 @@ export async function runTrainingPipeline(spec: TrainingPipelineSpec, opts: Pipe
         const ta = performance.now();
         const n = spec.analysisSamples ?? 256;
         const analysisExamples = tokenize(p, sample(task.train, n, spec.analysisSeed ?? 42), maxLength);
-        const batches = [...evalBatches(analysisExamples, { batchSize: 32, padId: model.config.padTokenId, taskType: task.taskType })];
+        // Sorted by length so each batch pads to a similar length (the statistics are a mean over examples: order-free).
+        const byLength = [...analysisExamples].sort((x, y) => x.inputIds.length - y.inputIds.length);
+        const batches = [...evalBatches(byLength, { batchSize: 32, padId: model.config.padTokenId, taskType: task.taskType })];
         stage('analyze', `analysing ${model.config.numLayers}×${model.config.numHeads} heads on ${analysisExamples.length} examples`);
         // A parameter budget is priced with this model's sizes.
         const budget: SelectionBudget | undefined = spec.budget && 'maxTrainableParams' in spec.budget
