@@ -1,25 +1,14 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Redis } from 'ioredis';
 import { JobStore } from './job-store.ts';
 import { JobSubscriber } from './job-subscriber.ts';
 import { normaliseJobSpec, type JobSpec } from './job-spec.ts';
 import { HifiError } from './errors.ts';
-import { deleteTestKeys, testPrefix } from './testing.ts';
+import { deleteTestKeys, testPrefix, useTestRedis } from './testing.ts';
 import { enqueueJob, openQueue, removeQueuedJob } from './queues.ts';
 import type { JobEvent } from './job-event.ts';
 
-const prefix = testPrefix();
-let redis: Redis;
-
-before(async () => {
-  redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await redis.connect();
-});
-after(async () => {
-  await deleteTestKeys(redis, prefix);
-  await redis.quit();
-});
+const { prefix, redis } = useTestRedis();
 
 function spec(extra: Partial<JobSpec> = {}): JobSpec {
   return { ...normaliseJobSpec({ model: 'hf:org/tiny', task: 'glue:SST-2' }), ...extra };

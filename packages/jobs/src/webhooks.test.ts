@@ -1,26 +1,15 @@
 // The shared webhook contract: what a terminal job puts on the `webhooks` queue (once per job and status), the
 // body, and the headers of an attempt (HMAC-SHA256 signature over the raw body, timestamp).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { JobStore } from './job-store.ts';
 import { normaliseJobSpec } from './job-spec.ts';
 import { check } from './validate.ts';
-import { deleteTestKeys, testPrefix } from './testing.ts';
+import { useTestRedis } from './testing.ts';
 import { enqueueWebhook, openWebhookQueue, WebhookDelivery, webhookEventOf, webhookRequestHeaders, WEBHOOK_QUEUE_NAME } from './webhooks.ts';
 
-const prefix = testPrefix();
-let redis: Redis;
-
-before(async () => {
-  redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await redis.connect();
-});
-after(async () => {
-  await deleteTestKeys(redis, prefix);
-  await redis.quit();
-});
+const { prefix, redis } = useTestRedis();
 
 test('webhookEventOf: only terminal states have an event', () => {
   assert.equal(webhookEventOf('succeeded'), 'job.succeeded');
