@@ -145,14 +145,24 @@ export class HeadStatistics implements HeadShape {
     else this.addBatchJs(headOutputs, mask);
   }
 
+  /**
+   * Counts example b of a batch and returns its real token positions, or null when it is skipped (fewer than two real
+   * tokens: its centred outputs are all zero). The one rule every accumulation path follows.
+   */
+  private admitExample(mask: BatchMask, b: number): number[] | null {
+    const idx = realTokens(mask, b);
+    this.seen++;
+    if (idx.length < 2) { this.skipped++; return null; }
+    this.tokens += idx.length;
+    return idx;
+  }
+
   private addBatchJs(headOutputs: readonly ArrayLike<number>[], mask: BatchMask): void {
     const { numLayers: L } = this;
     const { batchSize: B } = this.checkHeadOutputs('addBatch', headOutputs, mask);
     for (let b = 0; b < B; b++) {
-      const idx = realTokens(mask, b);
-      this.seen++;
-      if (idx.length < 2) { this.skipped++; continue; }
-      this.tokens += idx.length;
+      const idx = this.admitExample(mask, b);
+      if (idx === null) continue;
       for (let l = 0; l < L; l++) this.addExampleJs(l, headOutputs[l], b, mask.seqLen, idx);
     }
   }
@@ -206,10 +216,8 @@ export class HeadStatistics implements HeadShape {
     const grams = new Float64Array(H * d * d);
     const cross = new Float64Array(H * H);
     for (let b = 0; b < B; b++) {
-      const idx = realTokens(mask, b);
-      this.seen++;
-      if (idx.length < 2) { this.skipped++; continue; }
-      this.tokens += idx.length;
+      const idx = this.admitExample(mask, b);
+      if (idx === null) continue;
       const Te = idx.length;
       for (let l = 0; l < L; l++) {
         const out = headOutputs[l];
@@ -272,10 +280,8 @@ export class HeadStatistics implements HeadShape {
     }
     const cross = new Float64Array(H * H);
     for (let b = 0; b < B; b++) {
-      const idx = realTokens(mask, b);
-      this.seen++;
-      if (idx.length < 2) { this.skipped++; continue; }
-      this.tokens += idx.length;
+      const idx = this.admitExample(mask, b);
+      if (idx === null) continue;
       const Te = idx.length;
       for (let l = 0; l < L; l++) {
         const g = layers[l];
